@@ -1,0 +1,5 @@
+"""Real data sets (loaded by Hydra `_target_` from conf/data/*.yaml) and the composition of each generation's training set."""
+
+from bench.data.images import ImageDataset
+
+__all__ = ["ImageDataset"]
