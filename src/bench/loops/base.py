@@ -1,0 +1,104 @@
+"""A loop kind decides what generation t >= 1 trains on; generation 0 always trains on the real set D_0.
+
+One file per kind, each a subclass of `Loop` named by `_target_` in conf/loop/<name>.yaml.
+Sizes: n = |D_0| (data.n_train), m = loop.synthetic_size (the synthetic sample S_t drawn from M_t).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from bench.errors import BenchError
+from bench.seeding import generator as seeded_generator
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    images: torch.Tensor  # uint8 (N, C, H, W)
+    n_real: int
+    n_synthetic: int
+    sources: str  # human-readable provenance, e.g. "D_0[2000] + S_1[2000]"
+
+    def __post_init__(self):
+        assert self.images.shape[0] == self.n_real + self.n_synthetic, "counts must add up to the images trained on"
+
+
+@dataclass(frozen=True)
+class LoopContext:
+    """What a loop may draw from at generation t. Synthetic sets are loaded on demand from the run folder."""
+
+    seed: int
+    initial: torch.Tensor  # D_0, uint8
+    real_pool: torch.Tensor  # every real training image (D_0 included), uint8
+    initial_index: torch.Tensor  # positions of D_0 in real_pool
+    synthetic: Callable[[int], torch.Tensor]  # s -> S_s (uint8, m images)
+
+    def generator(self, t: int, purpose: str) -> torch.Generator:
+        return seeded_generator(self.seed, "loop", purpose, t)
+
+    def real_draw(self, t: int, size: int) -> torch.Tensor:
+        """A seeded random draw of `size` real images from the whole pool (may overlap D_0)."""
+        if size > len(self.real_pool):
+            raise BenchError(f"a real draw of {size} images exceeds the real pool of {len(self.real_pool)}")
+        idx = torch.randperm(len(self.real_pool), generator=self.generator(t, "real_draw"))[:size]
+        return self.real_pool[idx]
+
+    def fresh_real(self, t: int, size: int) -> torch.Tensor:
+        """Real images never trained on before: block t-1 of a fixed permutation of the pool outside D_0."""
+        outside = torch.ones(len(self.real_pool), dtype=torch.bool)
+        outside[self.initial_index] = False
+        candidates = outside.nonzero().squeeze(1)
+        order = candidates[torch.randperm(len(candidates), generator=seeded_generator(self.seed, "loop", "fresh_order"))]
+        start, stop = (t - 1) * size, t * size
+        if stop > len(order):
+            raise BenchError(
+                f"fresh real data runs out at generation {t}: {stop} unseen images needed, {len(order)} in the pool outside D_0; "
+                "lower loop.real_size or loop.generations"
+            )
+        return self.real_pool[order[start:stop]]
+
+    def subsample(self, images: torch.Tensor, size: int, t: int, purpose: str) -> torch.Tensor:
+        if size > len(images):
+            raise BenchError(f"cannot take {size} images from a set of {len(images)}")
+        return images[torch.randperm(len(images), generator=self.generator(t, purpose))[:size]]
+
+
+def check_positive(name: str, value) -> int:
+    if value is None or isinstance(value, bool) or int(value) != value or int(value) <= 0:
+        raise BenchError(f"{name}={value} must be a positive integer")
+    return int(value)
+
+
+def check_fraction(name: str, value) -> float:
+    if value is None or not 0.0 <= float(value) <= 1.0:
+        raise BenchError(f"{name}={value} is outside the allowed range [0, 1]")
+    return float(value)
+
+
+class Loop:
+    name = "base"
+
+    def __init__(self, *, generations: int, synthetic_size: int, warm_start: bool = False):
+        self.generations = check_positive("loop.generations", generations)
+        self.synthetic_size = check_positive("loop.synthetic_size", synthetic_size)
+        self.warm_start = bool(warm_start)
+
+    def training_set(self, t: int, ctx: LoopContext) -> TrainingSet:
+        if t == 0:
+            return TrainingSet(ctx.initial, len(ctx.initial), 0, f"D_0[{len(ctx.initial)}]")
+        return self.compose(t, ctx)
+
+    def compose(self, t: int, ctx: LoopContext) -> TrainingSet:
+        raise NotImplementedError
+
+    def check_sizes(self, *, n_initial: int, n_pool: int) -> None:
+        """Fail before any training if the sizes cannot work for all generations (override where needed)."""
+
+
+def join(real: torch.Tensor | None, synthetic: list[torch.Tensor], sources: str) -> TrainingSet:
+    parts = ([real] if real is not None else []) + synthetic
+    n_real = 0 if real is None else len(real)
+    return TrainingSet(torch.cat(parts), n_real, sum(len(s) for s in synthetic), sources)

@@ -1,0 +1,34 @@
+"""Fixed-size mix: a share `real_fraction` of D_t replays real images from D_0, the rest is S_{t-1}.
+
+Bertrand et al. 2024 (lambda = synthetic / real), MAD. |D_t| = |D_0|; the real part is a seeded
+subsample of D_0 redrawn each generation.
+"""
+
+from bench.errors import BenchError
+from bench.loops.base import Loop, check_fraction, join
+
+
+class Replay(Loop):
+    name = "replay"
+
+    def __init__(self, *, real_fraction: float = 0.5, **common):
+        super().__init__(**common)
+        self.real_fraction = check_fraction("loop.real_fraction", real_fraction)
+
+    def counts(self, n_initial: int) -> tuple[int, int]:
+        n_real = round(self.real_fraction * n_initial)
+        return n_real, n_initial - n_real
+
+    def check_sizes(self, *, n_initial, n_pool):
+        _, n_synth = self.counts(n_initial)
+        if n_synth > self.synthetic_size:
+            raise BenchError(
+                f"loop.synthetic_size={self.synthetic_size} is too small: replay with real_fraction={self.real_fraction} "
+                f"needs {n_synth} synthetic images per generation"
+            )
+
+    def compose(self, t, ctx):
+        n_real, n_synth = self.counts(len(ctx.initial))
+        real = ctx.subsample(ctx.initial, n_real, t, "replay_real")
+        synth = ctx.synthetic(t - 1)[:n_synth]
+        return join(real, [synth], f"D_0[{n_real}] + S_{t-1}[{n_synth}]")
