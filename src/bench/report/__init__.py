@@ -1,0 +1,1 @@
+"""Everything a run writes: the run folder, results.json, metrics.csv, plots and sample grids."""

@@ -1,0 +1,52 @@
+"""results.json (the one record of a run) and metrics.csv (one row per generation), rebuilt from the generation records."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from bench.report.atomic import write_json, write_text
+
+SCHEMA_VERSION = 1
+# scalar metric keys, in the order the CSV and the console show them
+LEAD_METRICS = ["fid", "kid_mean", "precision", "recall", "density", "coverage", "classes_covered", "kl_gen_real", "tv", "min_class_share"]
+
+
+def read_json(path: Path) -> dict | None:
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def write_results(path: Path, header: dict, records: list[dict], *, finished: bool) -> dict:
+    doc = {"schema_version": SCHEMA_VERSION, **header, "status": "finished" if finished else "running", "generations": records}
+    write_json(path, doc)
+    return doc
+
+
+def flat_row(record: dict) -> dict:
+    """One CSV row: counts, seconds, training diagnostics, scalar metrics, then one column per class share."""
+    row = {"generation": record["generation"]}
+    row.update({f"n_{k}": v for k, v in record["counts"].items()})
+    row.update({f"{k}_s": round(v, 3) for k, v in record["seconds"].items()})
+    row.update({k: v for k, v in record["diagnostics"].items() if not isinstance(v, (list, dict))})
+    metrics = record["metrics"]
+    keys = [k for k in LEAD_METRICS if k in metrics] + [k for k in metrics if k not in LEAD_METRICS]
+    for k in keys:
+        v = metrics[k]
+        if isinstance(v, list):
+            row.update({f"{k.removesuffix('s')}_{i}": x for i, x in enumerate(v)})
+        elif not isinstance(v, dict):
+            row[k] = v
+    return row
+
+
+def write_metrics_csv(path: Path, records: list[dict]) -> None:
+    rows = [flat_row(r) for r in records]
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buf.getvalue())
