@@ -1,0 +1,34 @@
+"""Metrics on feature tensors (N, D) and integer labels; no models, no images.
+
+Every function returns plain Python floats / dicts. See docs/metrics.md.
+"""
+
+from bench.metrics.bootstrap import bootstrap
+from bench.metrics.c2st import c2st
+from bench.metrics.fid import fid
+from bench.metrics.info import METRIC_INFO, info_for
+from bench.metrics.kid import kid
+from bench.metrics.memorization import memorization, train_nn_distances
+from bench.metrics.modes import mode_stats
+from bench.metrics.prdc import density_coverage, prdc, precision_recall
+from bench.metrics.reference import BOOTSTRAP_KEYS, RealReference, score
+from bench.metrics.vendi import vendi
+
+__all__ = [
+    "BOOTSTRAP_KEYS",
+    "METRIC_INFO",
+    "RealReference",
+    "bootstrap",
+    "c2st",
+    "density_coverage",
+    "fid",
+    "info_for",
+    "kid",
+    "memorization",
+    "mode_stats",
+    "precision_recall",
+    "prdc",
+    "score",
+    "train_nn_distances",
+    "vendi",
+]

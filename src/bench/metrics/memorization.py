@@ -1,0 +1,87 @@
+"""Authenticity / memorisation in the sense of Alaa et al. 2022 ("How Faithful is your Synthetic Data?").
+
+For each generated g let t(g) be its nearest training point and
+r(t) = distance from t to its nearest OTHER training point. g is memorised
+(inauthentic) iff d(g, t(g)) < r(t(g)) (strict): it lies closer to a training
+point than any other training point does. memorized_share is the share of
+memorised generated samples, authenticity = 1 - memorized_share.
+
+Exact copies of training points are memorised (distance 0 < r), unless the
+training set itself holds duplicates of that point (r = 0).
+
+Also reported, as distance distributions (mean, median, p05, p95):
+nn_gen_train_* = d(g, t(g)) over generated g, and nn_train_train_* = r(t)
+over training t, the scale to compare them with.
+
+Chunked over rows (O(chunk_size * N_train) memory); `train_nn` (from
+`train_nn_distances`) skips the O(N_train^2) part when one training set is
+scored against many generated sets.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from bench.errors import BenchError
+from bench.metrics._common import (
+    DEFAULT_CHUNK_SIZE,
+    as_features,
+    check_chunk_size,
+    common_dtype,
+    knn_radii,
+    pairwise_distances,
+    row_chunks,
+    same_dim,
+)
+
+
+def _summary(prefix: str, d: Tensor) -> dict[str, float]:
+    q = torch.quantile(d.double(), torch.tensor([0.05, 0.5, 0.95], dtype=torch.float64))
+    return {
+        f"{prefix}_mean": float(d.double().mean()),
+        f"{prefix}_median": float(q[1]),
+        f"{prefix}_p05": float(q[0]),
+        f"{prefix}_p95": float(q[2]),
+    }
+
+
+def train_nn_distances(train: Tensor, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Tensor:
+    """Distance from each training row to its nearest other training row."""
+    train = as_features(train, "training", min_rows=2)
+    return knn_radii(train, [1], chunk_size=chunk_size)[1]
+
+
+def nearest(gen: Tensor, train: Tensor, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> tuple[Tensor, Tensor]:
+    """(distance, index) of the nearest training row for every generated row."""
+    dist = torch.empty(gen.shape[0], dtype=gen.dtype)
+    idx = torch.empty(gen.shape[0], dtype=torch.long)
+    for s, e in row_chunks(gen.shape[0], chunk_size):
+        dist[s:e], idx[s:e] = pairwise_distances(gen[s:e], train).min(dim=1)
+    return dist, idx
+
+
+def memorization(
+    train: Tensor,
+    gen: Tensor,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    train_nn: Tensor | None = None,
+) -> dict[str, float]:
+    """memorized_share, authenticity, nn_gen_train_{mean,median,p05,p95}, nn_train_train_{...}."""
+    train = as_features(train, "training", min_rows=2)
+    gen = as_features(gen, "generated")
+    same_dim(train, gen, "training", "generated")
+    check_chunk_size(chunk_size)
+    train, gen = common_dtype(train, gen)
+    if train_nn is None:
+        train_nn = knn_radii(train, [1], chunk_size=chunk_size)[1]
+    elif train_nn.shape != (train.shape[0],):
+        raise BenchError(f"metrics: train_nn must have shape ({train.shape[0]},), got {tuple(train_nn.shape)}")
+    train_nn = train_nn.to(train.dtype)
+    dist, idx = nearest(gen, train, chunk_size=chunk_size)
+    memorized = float((dist < train_nn[idx]).double().mean())
+    out = {"memorized_share": memorized, "authenticity": 1.0 - memorized}
+    out.update(_summary("nn_gen_train", dist))
+    out.update(_summary("nn_train_train", train_nn))
+    return out

@@ -1,0 +1,222 @@
+"""The real reference set with its statistics computed once, and `score`, the full metric suite.
+
+    ref = RealReference.from_features(feats, labels, num_classes=10)   # once per run
+    ref.save("ref.pt"); ref = RealReference.load("ref.pt")             # plain tensors, weights_only
+    row = score(ref, gen_feats, gen_labels, train_feats=train_feats)   # per generation
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from bench.errors import BenchError
+from bench.metrics._common import DEFAULT_CHUNK_SIZE, as_features, check_chunk_size, knn_radii, same_dim
+from bench.metrics.bootstrap import percentile_interval
+from bench.metrics.c2st import c2st
+from bench.metrics.fid import frechet_distance, gaussian_moments
+from bench.metrics.kid import kid
+from bench.metrics.memorization import memorization, train_nn_distances
+from bench.metrics.modes import class_counts, mode_stats_from_counts
+from bench.metrics.prdc import prdc
+from bench.metrics.vendi import vendi
+
+_FORMAT = "bench.metrics.RealReference"
+_VERSION = 1
+
+# Scalar metrics that get <key>_ci_low / <key>_ci_high with score(..., bootstrap=n).
+# Not bootstrapped: kid_* (its std over subsets is already reported; 50-100
+# kernel subsets per replicate is too slow), c2st_* (a classifier fit per
+# replicate; the p-value is its uncertainty statement), nn_* distance summaries.
+BOOTSTRAP_KEYS = (
+    "fid", "precision", "recall", "density", "coverage", "vendi",
+    "classes_covered", "kl_gen_real", "tv", "min_class_share", "memorized_share", "authenticity",
+)
+
+
+@dataclass
+class RealReference:
+    """Real reference features and everything derived from them that scoring reuses."""
+
+    features: Tensor  # (N, D) float32 or float64
+    mean: Tensor  # (D,) float64
+    cov: Tensor  # (D, D) float64, unbiased
+    k_pr: int
+    k_dc: int
+    radii_pr: Tensor  # (N,) distance to the k_pr-th nearest other reference row
+    radii_dc: Tensor  # (N,) same for k_dc
+    labels: Tensor | None = None  # (N,) int64
+    num_classes: int | None = None
+    class_counts: Tensor | None = None  # (num_classes,) int64
+
+    @classmethod
+    def from_features(
+        cls,
+        features: Tensor,
+        labels: Tensor | None = None,
+        *,
+        num_classes: int | None = None,
+        k_pr: int = 3,
+        k_dc: int = 5,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> "RealReference":
+        feats = as_features(features, "real reference", min_rows=max(k_pr, k_dc) + 1)
+        check_chunk_size(chunk_size)
+        for name, k in (("k_pr", k_pr), ("k_dc", k_dc)):
+            if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+                raise BenchError(f"metrics: {name} must be a positive integer, got {k!r}")
+        mean, cov = gaussian_moments(feats)
+        radii = knn_radii(feats, [k_pr, k_dc], chunk_size=chunk_size)
+        counts = None
+        if labels is not None:
+            if num_classes is None:
+                raise BenchError("metrics: RealReference.from_features needs num_classes when labels are given")
+            counts = class_counts(labels, num_classes, "real labels")
+            labels = torch.as_tensor(labels).detach().cpu().reshape(-1).long()
+            if labels.shape[0] != feats.shape[0]:
+                raise BenchError(f"metrics: {labels.shape[0]} real labels for {feats.shape[0]} real feature rows")
+        return cls(feats, mean, cov, k_pr, k_dc, radii[k_pr], radii[k_dc], labels,
+                   num_classes if labels is not None else None, counts)
+
+    @property
+    def n(self) -> int:
+        return int(self.features.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.features.shape[1])
+
+    def to_dict(self) -> dict:
+        """Plain tensors / ints / strings only, loadable with torch.load(weights_only=True)."""
+        d = {
+            "format": _FORMAT, "version": _VERSION,
+            "features": self.features, "mean": self.mean, "cov": self.cov,
+            "k_pr": self.k_pr, "k_dc": self.k_dc, "radii_pr": self.radii_pr, "radii_dc": self.radii_dc,
+        }
+        if self.labels is not None:
+            d.update(labels=self.labels, num_classes=self.num_classes, class_counts=self.class_counts)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict, *, source: str = "dict") -> "RealReference":
+        if not isinstance(d, dict) or d.get("format") != _FORMAT:
+            raise BenchError(f"metrics: {source} is not a saved RealReference")
+        if d.get("version") != _VERSION:
+            raise BenchError(f"metrics: {source} has RealReference version {d.get('version')!r}, expected {_VERSION}")
+        try:
+            ref = cls(d["features"], d["mean"], d["cov"], int(d["k_pr"]), int(d["k_dc"]), d["radii_pr"], d["radii_dc"],
+                      d.get("labels"), d.get("num_classes"), d.get("class_counts"))
+        except KeyError as e:
+            raise BenchError(f"metrics: {source} lacks the RealReference field {e.args[0]!r}") from None
+        n, dim = ref.features.shape
+        if ref.mean.shape != (dim,) or ref.cov.shape != (dim, dim) or ref.radii_pr.shape != (n,) \
+                or ref.radii_dc.shape != (n,) or (ref.labels is not None and ref.labels.shape != (n,)):
+            raise BenchError(f"metrics: {source} holds a RealReference with inconsistent shapes")
+        return ref
+
+    def save(self, path: str | os.PathLike) -> None:
+        torch.save(self.to_dict(), path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "RealReference":
+        try:
+            d = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise BenchError(f"metrics: no RealReference file at {os.fspath(path)}") from None
+        except Exception as e:  # corrupt file or one holding pickled objects
+            raise BenchError(f"metrics: cannot load RealReference from {os.fspath(path)}: {type(e).__name__}") from None
+        return cls.from_dict(d, source=os.fspath(path))
+
+
+def _cheap_suite(ref: RealReference, gen: Tensor, gen_counts: Tensor | None, train: Tensor | None,
+                 train_nn: Tensor | None, strict: bool, min_relative_share: float, chunk_size: int) -> dict:
+    """The metrics that are also bootstrapped: FID, PRDC, Vendi, class statistics, memorisation."""
+    mu_g, cov_g = gaussian_moments(gen)
+    out: dict = {"fid": frechet_distance(ref.mean, ref.cov, mu_g, cov_g)}
+    out.update(prdc(ref.features, gen, k_pr=ref.k_pr, k_dc=ref.k_dc, strict=strict, chunk_size=chunk_size,
+                    real_radii_pr=ref.radii_pr, real_radii_dc=ref.radii_dc))
+    out["vendi"] = vendi(gen)
+    if gen_counts is not None:
+        out.update(mode_stats_from_counts(gen_counts, ref.class_counts, min_relative_share=min_relative_share))
+    if train is not None:
+        out.update(memorization(train, gen, chunk_size=chunk_size, train_nn=train_nn))
+    return out
+
+
+def score(
+    reference: RealReference,
+    gen_feats: Tensor,
+    gen_labels: Tensor | None = None,
+    *,
+    train_feats: Tensor | None = None,
+    train_nn: Tensor | None = None,
+    kid_subset_size: int = 1000,
+    kid_subsets: int = 100,
+    strict: bool = False,
+    min_relative_share: float = 0.1,
+    c2st_classifier: str = "quadratic",
+    bootstrap: int = 0,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> dict:
+    """The full metric suite of `gen_feats` against the reference; keys are documented in METRIC_INFO.
+
+    Class statistics need both `gen_labels` and reference labels; memorisation
+    keys appear when `train_feats` (the generator's training features) is given
+    (`train_nn` = `train_nn_distances(train_feats)` may be passed to reuse it).
+    bootstrap=n > 0 adds <key>_ci_low / <key>_ci_high (95% percentile interval
+    over n resamples of the generated rows, labels resampled with them) for
+    BOOTSTRAP_KEYS. Every random choice derives from `seed`.
+    """
+    if not isinstance(reference, RealReference):
+        raise BenchError(f"metrics: score needs a RealReference, got {type(reference).__name__}")
+    gen = as_features(gen_feats, "generated", min_rows=max(reference.k_pr + 1, 4)).to(reference.features.dtype)
+    same_dim(reference.features, gen, "reference", "generated")
+    if not isinstance(bootstrap, int) or bootstrap < 0 or bootstrap == 1:
+        raise BenchError(f"metrics.bootstrap must be 0 or an integer >= 2, got {bootstrap!r}")
+    gen_counts = None
+    if gen_labels is not None and reference.class_counts is not None:
+        gen_labels = torch.as_tensor(gen_labels).detach().cpu().reshape(-1)
+        if gen_labels.shape[0] != gen.shape[0]:
+            raise BenchError(f"metrics: {gen_labels.shape[0]} generated labels for {gen.shape[0]} generated feature rows")
+        gen_counts = class_counts(gen_labels, reference.num_classes, "generated labels")
+    train = None
+    if train_feats is not None:
+        train = as_features(train_feats, "training", min_rows=2).to(reference.features.dtype)
+        same_dim(train, gen, "training", "generated")
+        if train_nn is None:
+            train_nn = train_nn_distances(train, chunk_size=chunk_size)
+
+    out: dict = {}
+    out.update(_cheap_suite(reference, gen, gen_counts, train, train_nn, strict, min_relative_share, chunk_size))
+    out["kid_mean"], out["kid_std"] = kid(reference.features, gen, subset_size=kid_subset_size, subsets=kid_subsets,
+                                          seed=seed, chunk_size=chunk_size)
+    c = c2st(reference.features, gen, seed=seed, classifier=c2st_classifier)
+    out.update(c2st_accuracy=c["accuracy"], c2st_p_value=c["p_value"], c2st_n_test=c["n_test"])
+    out.update(n_gen=int(gen.shape[0]), n_real=reference.n)
+    if train is not None:
+        out["n_train"] = int(train.shape[0])
+
+    if bootstrap:
+        g = torch.Generator().manual_seed(int(seed))
+        keys = [k for k in BOOTSTRAP_KEYS if k in out]
+        reps = {k: torch.empty(bootstrap, dtype=torch.float64) for k in keys}
+        gen_label_long = gen_labels.long() if gen_counts is not None else None
+        for b in range(bootstrap):
+            idx = torch.randint(0, gen.shape[0], (gen.shape[0],), generator=g)
+            counts = (torch.bincount(gen_label_long[idx], minlength=reference.num_classes)
+                      if gen_label_long is not None else None)
+            rep = _cheap_suite(reference, gen[idx], counts, train, train_nn, strict, min_relative_share, chunk_size)
+            for k in keys:
+                reps[k][b] = rep[k]
+        for k in keys:
+            if bool(torch.isfinite(reps[k]).all()):
+                ci = percentile_interval(reps[k])
+                out[f"{k}_ci_low"], out[f"{k}_ci_high"] = ci["low"], ci["high"]
+            else:  # only kl_gen_real can be inf, and then it is inf in the point estimate too
+                out[f"{k}_ci_low"], out[f"{k}_ci_high"] = math.nan, math.nan
+    return out
