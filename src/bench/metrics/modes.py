@@ -5,7 +5,8 @@ the real labels:
 
 * classes_covered: number of classes c with p_real[c] > 0, p_gen[c] > 0 and
   p_gen[c] >= min_relative_share * p_real[c]. With 10 balanced real classes
-  and the default 0.1, a class counts once it holds >= 1% of the samples.
+  and the default 0.1, a class counts once it holds >= 1% of the samples
+  (compared with a 1e-12 relative slack so that exactly 1% counts).
 * kl_gen_real: KL(p_gen || p_real) = sum_c p_gen[c] ln(p_gen[c] / p_real[c]) in
   nats, 0 ln 0 = 0; +inf if a class has generated samples but no real ones.
 * tv: total variation 0.5 sum_c |p_gen[c] - p_real[c]|, in [0, 1].
@@ -43,7 +44,9 @@ def class_counts(labels: Tensor, num_classes: int, name: str = "labels") -> Tens
 def mode_stats_from_counts(gen_counts: Tensor, real_counts: Tensor, *, min_relative_share: float = 0.1) -> dict:
     p_gen = gen_counts.double() / gen_counts.sum()
     p_real = real_counts.double() / real_counts.sum()
-    covered = int(((p_real > 0) & (p_gen > 0) & (p_gen >= min_relative_share * p_real)).sum())
+    # the 1e-12 slack keeps a share exactly on the threshold (10/1000 vs 0.1 * 0.1) covered despite rounding
+    threshold = min_relative_share * p_real * (1 - 1e-12)
+    covered = int(((p_real > 0) & (p_gen > 0) & (p_gen >= threshold)).sum())
     support = p_gen > 0
     if bool((support & (p_real == 0)).any()):
         kl = math.inf
