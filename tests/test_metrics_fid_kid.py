@@ -106,6 +106,7 @@ def test_kid_near_zero_for_same_distribution_and_positive_for_shifted():
     assert m_shift > 20 * max(abs(m_same), s_same)
 
 
+@pytest.mark.filterwarnings("ignore:Metric `Kernel Inception Distance` will save")
 def test_kid_matches_torchmetrics_with_same_seed():
     from torchmetrics.image.kid import KernelInceptionDistance
 
