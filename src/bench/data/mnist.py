@@ -38,7 +38,7 @@ def load_mnist(*, source: str = "auto", root: str | None = None) -> ImageDataset
     for key, shape in EXPECTED.items():
         if arrays[key].shape != shape:
             raise BenchError(f"MNIST {key} from {where} has shape {arrays[key].shape}; expected {shape}: the source is damaged")
-    to_images = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.uint8)).unsqueeze(1)
+    to_images = lambda a: torch.from_numpy(np.array(a, dtype=np.uint8, copy=True)).unsqueeze(1)  # own, writable memory
     to_labels = lambda a: torch.from_numpy(np.asarray(a, dtype=np.int64))
     return ImageDataset(
         name="mnist",
