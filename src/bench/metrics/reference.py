@@ -194,7 +194,7 @@ def score(
     out: dict = {}
     out.update(_cheap_suite(reference, gen, gen_counts, train, train_nn, strict, min_relative_share, chunk_size))
     out["kid_mean"], out["kid_std"] = kid(reference.features, gen, subset_size=kid_subset_size, subsets=kid_subsets,
-                                          seed=seed, chunk_size=chunk_size)
+                                          seed=seed)
     c = c2st(reference.features, gen, seed=seed, classifier=c2st_classifier)
     out.update(c2st_accuracy=c["accuracy"], c2st_p_value=c["p_value"], c2st_n_test=c["n_test"])
     out.update(n_gen=int(gen.shape[0]), n_real=reference.n)
