@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import warnings
 
-import lightning as L
-import torch
-from torch.utils.data import DataLoader, TensorDataset
+# lightning 2.6 on torch 2.14 warns about its own use of a torch pytree API at import: not actionable here
+warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
 
-from bench.loops.base import check_positive
+import lightning as L  # noqa: E402
+import torch  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+from bench.loops.base import check_positive  # noqa: E402
 
 
 def fit(model: L.LightningModule, images: torch.Tensor, *, trainer_cfg, seed: int) -> None:

@@ -1,0 +1,174 @@
+"""The generation loop: a pure function of the config (plus what an earlier, interrupted run left in its folder).
+
+gen 0: D_0 = seeded real subset of size n        -> train M_0
+gen t: D_t = loop.training_set(t, ...)           -> train M_t (from scratch or warm start)
+every gen: S_t = sample(M_t), score S_t against held-out real test images; commit gen_XXX/.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+import bench
+from bench.build import build
+from bench.errors import BenchError
+from bench.evaluation import Evaluator
+from bench.loops import Loop, LoopContext
+from bench.loops.base import check_positive
+from bench.metrics import METRIC_INFO
+from bench.report.plots import plot_class_shares, plot_metrics
+from bench.report.results import LEAD_METRICS, read_json, write_metrics_csv, write_results
+from bench.report.run_folder import RunFolder
+from bench.seeding import derive_seed, generator
+from bench.train import fit, quiet_lightning
+
+log = logging.getLogger("bench")
+# keys that do not change what a run computes: they may differ between an interrupted run and its resumption
+NOT_RESULT_KEYS = {"run_dir", "cache_dir", "trainer.enable_progress_bar", "trainer.num_threads"}
+
+
+def run(cfg: DictConfig) -> dict:
+    torch.set_flush_denormal(True)  # denormals slowed CPU sampling tenfold at random
+    if cfg.trainer.get("num_threads"):
+        torch.set_num_threads(int(cfg.trainer.num_threads))
+    quiet_lightning()
+    config = OmegaConf.to_container(cfg, resolve=True)
+    folder = RunFolder(cfg.run_dir)
+    results_path = folder.path / "results.json"
+    _check_same_config(read_json(results_path), config, folder.path)
+
+    # real data, the loop and the scoring, all validated before any training
+    data = build(cfg.data, exclude=("n_train",))
+    n_train = check_positive("data.n_train", cfg.data.n_train)
+    if n_train > len(data.train_images):
+        raise BenchError(f"data.n_train={n_train} exceeds the {len(data.train_images)} real training images of {data.name}")
+    loop: Loop = build(cfg.loop)
+    loop.check_sizes(n_initial=n_train, n_pool=len(data.train_images))
+    initial_index = torch.randperm(len(data.train_images), generator=generator(cfg.seed, "initial"))[:n_train]
+    initial = data.train_images[initial_index]
+    n_draw = max(loop.synthetic_size, int(cfg.metrics.n_samples))
+    evaluator = Evaluator(data, cfg.metrics, cache_dir=cfg.cache_dir, train_images=initial)
+    build(cfg.model, image_shape=data.image_shape)  # fail on a bad model config now, not after gen 0 trains
+
+    header = {
+        "bench_version": bench.__version__,
+        "git_commit": _git_commit(),
+        "config": config,
+        "dataset": {
+            "name": data.name, "source": data.source, "checksum": data.checksum, "image_shape": list(data.image_shape),
+            "n_train_pool": len(data.train_images), "n_test": len(data.test_images), "n_initial": n_train,
+        },
+        "feature_extractor": evaluator.extractor_info,
+        "evaluation": {
+            "n_generated": int(cfg.metrics.n_samples), "n_reference": len(evaluator.split.reference),
+            "sample_mode": cfg.model.get("sample_mode"), "temperature": cfg.model.get("temperature"),
+            "real_class_shares": evaluator.real_class_shares,
+        },
+        "metric_info": METRIC_INFO,
+        "floor": evaluator.floor(seed=derive_seed(cfg.seed, "floor")),
+    }
+    folder.clear_partial()
+    done = folder.finished()
+    records = [json.loads((folder.gen_dir(t) / "record.json").read_text()) for t in done]
+    write_results(results_path, header, records, finished=len(done) >= loop.generations)
+    if done:
+        log.info(f"resuming {folder.path} after generation {done[-1]}")
+    ctx = LoopContext(seed=int(cfg.seed), initial=initial, real_pool=data.train_images, initial_index=initial_index, synthetic=folder.load_samples)
+
+    for t in range(len(done), loop.generations):
+        train_set = loop.training_set(t, ctx)
+        # weights are initialised from a seed of their own, not from whatever the global RNG went through before
+        torch.manual_seed(derive_seed(cfg.seed, "init", t))
+        model = build(cfg.model, image_shape=data.image_shape)
+        if loop.warm_start and t > 0:
+            model.load_state_dict(folder.load_state_dict(t - 1))
+
+        start = time.perf_counter()
+        fit(model, train_set.images, trainer_cfg=cfg.trainer, seed=derive_seed(cfg.seed, "train", t))
+        train_s = time.perf_counter() - start
+        diagnostics = model.diagnostics(train_set.images)
+
+        start = time.perf_counter()
+        samples = model.sample(n_draw, generator=generator(cfg.seed, "sample", t))
+        sample_s = time.perf_counter() - start
+
+        start = time.perf_counter()
+        metrics = evaluator.score_images(samples[: int(cfg.metrics.n_samples)], seed=derive_seed(cfg.seed, "eval", t))
+        eval_s = time.perf_counter() - start
+
+        record = {
+            "generation": t,
+            "counts": {"real": train_set.n_real, "synthetic": train_set.n_synthetic, "total": len(train_set.images), "sampled": n_draw},
+            "training_set": train_set.sources,
+            "warm_start": loop.warm_start and t > 0,
+            "seconds": {"train": train_s, "sample": sample_s, "eval": eval_s},
+            "diagnostics": {k: v for k, v in diagnostics.items() if k != "warnings"},
+            "warnings": diagnostics.get("warnings", []),
+            "metrics": metrics,
+        }
+        folder.commit_generation(t, record_json=json.dumps(record, indent=2), state_dict=model.state_dict(), samples=samples)
+        records.append(record)
+        write_results(results_path, header, records, finished=t + 1 == loop.generations)
+        _write_views(folder.path, header, records, cfg)
+        log.info(_summary(record, loop.generations))
+        for w in record["warnings"]:
+            log.warning(f"gen {t}: {w}")
+
+    if not (folder.path / "metrics.csv").is_file() and records:
+        _write_views(folder.path, header, records, cfg)
+    log.info(f"run folder: {folder.path}")
+    return read_json(results_path)
+
+
+def _write_views(path: Path, header: dict, records: list[dict], cfg) -> None:
+    title = f"{cfg.data.name} / {cfg.model.name} / loop={cfg.loop.name} / seed={cfg.seed}"
+    write_metrics_csv(path / "metrics.csv", records)
+    plot_metrics(path / "metrics.png", records, header["floor"], title=title)
+    plot_class_shares(path / "class_shares.png", records, header["evaluation"]["real_class_shares"], title=title)
+
+
+def _summary(record: dict, generations: int) -> str:
+    m, c, s = record["metrics"], record["counts"], record["seconds"]
+    shown = " ".join(f"{k}={m[k]:.3g}" for k in LEAD_METRICS if k in m)
+    flag = " POSTERIOR-COLLAPSE" if record["diagnostics"].get("posterior_collapse") else ""
+    return (
+        f"gen {record['generation']}/{generations - 1}: real={c['real']} synth={c['synthetic']} | {shown} | "
+        f"kl={record['diagnostics'].get('latent_kl_nats', float('nan')):.1f} nats | "
+        f"train {s['train']:.0f}s sample {s['sample']:.1f}s eval {s['eval']:.1f}s{flag}"
+    )
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        out.update(_flatten(v, f"{key}.") if isinstance(v, dict) else {key: v})
+    return out
+
+
+def _check_same_config(previous: dict | None, config: dict, path: Path) -> None:
+    if not previous:
+        return
+    old, new = _flatten(previous["config"]), _flatten(config)
+    diff = sorted(k for k in old.keys() | new.keys() if k not in NOT_RESULT_KEYS and old.get(k) != new.get(k))
+    if diff:
+        k = diff[0]
+        raise BenchError(
+            f"run folder {path} holds a run with another config ({k}={old.get(k)!r}, now {new.get(k)!r}"
+            f"{f' and {len(diff) - 1} more' if len(diff) > 1 else ''}); use the same overrides to resume, or another run_dir"
+        )
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5)
+        return out.stdout.strip() or None
+    except Exception:
+        return None

@@ -1,0 +1,192 @@
+"""End to end: the Hydra entry writes a complete run folder; interrupted runs resume exactly; bad input fails in one line."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from bench.__main__ import CONF_DIR
+from bench.errors import BenchError
+from bench.run import run
+
+REPO = Path(__file__).resolve().parents[1]
+# small enough for seconds per generation on 2 cores, large enough for every metric to be defined
+TINY = [
+    "data.n_train=300",
+    "loop.generations=3",
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "metrics.n_samples=200",
+    "metrics.n_reference=400",
+    "metrics.kid_subset_size=100",
+    "metrics.kid_subsets=10",
+]
+
+
+def tiny_cfg(run_dir, *overrides):
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        return compose("config", overrides=[*TINY, f"run_dir={run_dir}", *overrides])
+
+
+def cli(*args, cwd=REPO, timeout=600):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def metric_rows(run_dir):
+    return [r["metrics"] for r in json.loads((Path(run_dir) / "results.json").read_text())["generations"]]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One uninterrupted tiny run, through the real CLI, shared by the tests below."""
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    out = cli(*TINY, "loop=replay", f"hydra.run.dir={run_dir}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    return run_dir, out
+
+
+def test_cli_writes_every_file_of_the_run_folder(finished_run):
+    run_dir, out = finished_run
+    for name in ("results.json", "metrics.csv", "metrics.png", "class_shares.png"):
+        assert (run_dir / name).is_file(), name
+    for t in range(3):
+        gen = run_dir / f"gen_{t:03d}"
+        for name in ("record.json", "model.pt", "samples.npy", "samples.png"):
+            assert (gen / name).is_file(), f"{gen.name}/{name}"
+        samples = np.load(gen / "samples.npy", allow_pickle=False)
+        assert samples.dtype == np.uint8 and samples.shape == (300, 1, 28, 28)
+    assert not list(run_dir.glob("*.tmp")), "no temporary folder may be left behind"
+
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["schema_version"] == 1 and results["status"] == "finished"
+    assert results["dataset"]["checksum"] == "7ea4b60ae284dd6359a4172ef4aae04c62afcbff9a2216f9d9dcef92d9e6e65a"
+    assert len(results["feature_extractor"]["sha256"]) == 64
+    assert results["config"]["loop"]["name"] == "replay" and results["config"]["seed"] == 0
+    assert set(results["floor"]) >= {"fid", "kid_mean", "precision", "recall", "density", "coverage", "classes_covered", "kl_gen_real"}
+    counts = [g["counts"] for g in results["generations"]]
+    assert [(c["real"], c["synthetic"]) for c in counts] == [(300, 0), (150, 150), (150, 150)]
+    for g in results["generations"]:
+        assert set(g["seconds"]) == {"train", "sample", "eval"}
+        assert {"latent_kl_nats", "recon_nats", "posterior_collapse"} <= set(g["diagnostics"])
+        assert g["metrics"]["n_gen"] == 200
+
+    lines = (run_dir / "metrics.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    assert len(lines) == 4 and header[0] == "generation"
+    assert {"fid", "recall", "coverage", "n_real", "n_synthetic", "latent_kl_nats", "class_share_0"} <= set(header)
+    assert "gen 2/2" in out.stderr + out.stdout, "the console shows a summary line per generation"
+
+
+def test_rerunning_a_finished_run_redoes_nothing(finished_run):
+    run_dir, _ = finished_run
+    before = {p: p.stat().st_mtime_ns for p in run_dir.glob("gen_*/*")}
+    out = cli(*TINY, "loop=replay", f"hydra.run.dir={run_dir}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert before == {p: p.stat().st_mtime_ns for p in run_dir.glob("gen_*/*")}
+
+
+def test_kill_9_then_resume_gives_the_same_metrics(finished_run, tmp_path):
+    reference_dir, _ = finished_run
+    run_dir = tmp_path / "killed"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    args = [sys.executable, "-m", "bench", *TINY, "loop=replay", f"hydra.run.dir={run_dir}"]
+    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while not (run_dir / "gen_000" / "record.json").exists():
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run_dir / "gen_002").exists(), "the kill should land mid-run"
+    first = json.loads((run_dir / "gen_000" / "record.json").read_text())
+
+    out = cli(*TINY, "loop=replay", f"hydra.run.dir={run_dir}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "resuming" in out.stderr + out.stdout
+    assert json.loads((run_dir / "gen_000" / "record.json").read_text()) == first, "a finished generation is never redone"
+    assert metric_rows(run_dir) == metric_rows(reference_dir)
+
+
+def test_half_written_generation_is_discarded_and_redone(tmp_path):
+    cfg = tiny_cfg(tmp_path, "loop.generations=2", "loop=replace")
+    full = run(cfg)
+    # simulate a crash during gen 1: its folder is being assembled, never renamed
+    (tmp_path / "gen_001").rename(tmp_path / "gen_001.tmp")
+    (tmp_path / "gen_001.tmp" / "record.json").unlink()
+    (tmp_path / "gen_001.tmp" / "model.pt").write_bytes(b"garbage")
+    resumed = run(cfg)
+    assert not (tmp_path / "gen_001.tmp").exists()
+    assert [g["metrics"] for g in resumed["generations"]] == [g["metrics"] for g in full["generations"]]
+
+
+def test_warm_start_fine_tunes_the_previous_generation(tmp_path):
+    cfg = tiny_cfg(tmp_path, "loop.generations=2", "loop.warm_start=true", "loop=augment")
+    results = run(cfg)
+    assert [g["warm_start"] for g in results["generations"]] == [False, True]
+    assert results["generations"][1]["counts"] == {"real": 300, "synthetic": 300, "total": 600, "sampled": 300}
+
+
+def test_corrupt_checkpoint_is_a_one_line_error(tmp_path):
+    cfg = tiny_cfg(tmp_path, "loop.generations=2", "loop.warm_start=true")
+    run(cfg)
+
+    shutil.rmtree(tmp_path / "gen_001")
+    ckpt = tmp_path / "gen_000" / "model.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+    with pytest.raises(BenchError) as e:
+        run(cfg)
+    assert "corrupt checkpoint" in str(e.value) and str(ckpt) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_resuming_with_another_config_is_refused(tmp_path):
+    run(tiny_cfg(tmp_path, "loop.generations=1"))
+    with pytest.raises(BenchError, match=r"holds a run with another config \(loop.real_fraction|another config"):
+        run(tiny_cfg(tmp_path, "loop.generations=1", "loop=replay"))
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("data.n_train=0", "data.n_train=0 must be a positive integer"),
+        ("data.n_train=-3", "data.n_train=-3 must be a positive integer"),
+        ("metrics.n_samples=50", "metrics.n_samples=50 is fewer than metrics.kid_subset_size=100"),
+        ("metrics.n_samples=0", "metrics.n_samples=0 must be a positive integer"),
+        ("trainer.max_epochs=0", "trainer.max_epochs=0 must be a positive integer"),
+        ("model.latent_dim=0", "model.latent_dim=0 must be a positive integer"),
+        ("model.sample_mode=median", "model.sample_mode='median' is not known; allowed: mean, bernoulli"),
+        ("data.source=kaggle", "data.source='kaggle' is not known; allowed: auto, torchvision, pureml"),
+        ("metrics.n_reference=9900", "metrics.n_reference=9900 + metrics.n_samples=200 exceeds the 10000 real test images"),
+    ],
+)
+def test_bad_values_fail_before_training(tmp_path, override, message):
+    with pytest.raises(BenchError) as e:
+        run(tiny_cfg(tmp_path, override))
+    assert str(e.value).startswith(message)
+    assert not list(tmp_path.glob("gen_*")), "nothing may be trained or written for a bad config"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["model=gan"], "error: unknown model 'gan'; allowed: vae"),
+        (["loop=replace,forever"], "error: unknown loop 'forever'; allowed: accumulate, augment, fresh, real, replace, replay"),
+        (["data=imagenet"], "error: unknown data 'imagenet'; allowed: mnist"),
+        (["loop=replay", "loop.real_fraction=2"], "error: loop.real_fraction=2 is outside the allowed range [0, 1]"),
+    ],
+)
+def test_cli_bad_input_is_one_line(tmp_path, args, message):
+    out = cli(*args, f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1] == message
+    assert "Traceback" not in out.stderr
