@@ -23,14 +23,14 @@ from bench.seeding import generator as seeded_generator
 
 
 @dataclass(frozen=True)
-class TestSplit:
+class RealSplit:
     """Disjoint seeded subsets of the real test set: the reference every sample is scored against, and the floor set."""
 
     reference: torch.Tensor  # indices into the test set
     floor: torch.Tensor
 
     @staticmethod
-    def make(n_test: int, *, n_reference: int, n_floor: int, seed: int) -> "TestSplit":
+    def make(n_test: int, *, n_reference: int, n_floor: int, seed: int) -> "RealSplit":
         # a random subset, never the first or second half: MNIST's test halves come from different writers
         if n_reference + n_floor > n_test:
             raise BenchError(
@@ -38,7 +38,7 @@ class TestSplit:
                 "the reference and the held-out floor set must be disjoint"
             )
         order = torch.randperm(n_test, generator=seeded_generator(seed, "test_split"))
-        return TestSplit(order[:n_reference], order[n_reference : n_reference + n_floor])
+        return RealSplit(order[:n_reference], order[n_reference : n_reference + n_floor])
 
 
 class Evaluator:
@@ -56,7 +56,7 @@ class Evaluator:
             raise BenchError(f"metrics.n_samples={n} is fewer than metrics.kid_subset_size={metrics_cfg.kid_subset_size}; KID needs at least that many samples")
         if int(metrics_cfg.n_reference) <= 0:
             raise BenchError(f"metrics.n_reference={metrics_cfg.n_reference} must be a positive integer")
-        self.split = TestSplit.make(len(dataset.test_images), n_reference=int(metrics_cfg.n_reference), n_floor=n, seed=int(metrics_cfg.get("split_seed", 0)))
+        self.split = RealSplit.make(len(dataset.test_images), n_reference=int(metrics_cfg.n_reference), n_floor=n, seed=int(metrics_cfg.get("split_seed", 0)))
         test_feats, test_labels = self.test_features()
         self.reference = self._reference(test_feats, test_labels)
         self.floor_features = (test_feats[self.split.floor], test_labels[self.split.floor])
