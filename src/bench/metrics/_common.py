@@ -91,4 +91,5 @@ def knn_radii(x: Tensor, ks: tuple[int, ...] | list[int], *, chunk_size: int = D
         nearest = torch.topk(d, kmax, dim=1, largest=False, sorted=True).values
         for k in ks:
             out[k][s:e] = nearest[:, k - 1]
+        del d  # free this chunk before the next cdist allocates one (else two are alive at once)
     return out

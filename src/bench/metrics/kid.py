@@ -59,6 +59,7 @@ def _mmd_subsets(real, gen, idx_r, idx_g, degree, gamma, coef) -> Tensor:
         xx = k_xx.sum() - k_xx.diagonal().sum()
         yy = k_yy.sum() - k_yy.diagonal().sum()
         out[s] = (xx + yy) / (m * (m - 1)) - 2 * k_xy.sum() / (m * m)
+        del k_xx, k_yy, k_xy
     return out
 
 
@@ -74,6 +75,7 @@ def _block_sums(a: Tensor, b: Tensor, wa: Tensor, wb: Tensor, degree, gamma, coe
     for s, e in row_chunks(a.shape[0], chunk_size):
         kc = _kernel(a[s:e], b, degree, gamma, coef)
         total += (wa[s:e] * (kc @ wb)).sum(dim=0)
+        del kc
     return total
 
 

@@ -68,6 +68,7 @@ def _pass(
         if real_radii_dc is not None:
             density_hits += int(inside(d, real_radii_dc[None, :]).sum())
             nearest_gen = torch.minimum(nearest_gen, d.min(dim=0).values)
+        del d  # free this chunk before the next cdist allocates one
     if real_radii_pr is not None:
         out["precision"] = precision_hits / m
         out["recall"] = float(recall_hit.sum()) / n
