@@ -34,7 +34,7 @@ def fit(model: L.LightningModule, images: torch.Tensor, *, trainer_cfg, seed: in
         enable_checkpointing=False,  # the run folder keeps one checkpoint per generation itself
         enable_model_summary=False,
         enable_progress_bar=bool(trainer_cfg.enable_progress_bar),
-        deterministic=True,
+        deterministic=bool(trainer_cfg.get("deterministic", True)),
     )
     with warnings.catch_warnings():
         # "does not have many workers" is deliberate here (see num_workers above)

@@ -28,7 +28,7 @@ class VAE(L.LightningModule):
         *,
         image_shape: tuple[int, int, int],
         latent_dim: int = 16,
-        channels: tuple[int, int] = (32, 64),
+        channels: tuple[int, int] = (16, 32),
         hidden_dim: int = 256,
         lr: float = 1e-3,
         kl_warmup_epochs: float = 2.0,
