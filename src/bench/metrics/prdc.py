@@ -66,7 +66,8 @@ def _pass(
             precision_hits += int(inside(d, real_radii_pr[None, :]).any(dim=1).sum())
             recall_hit |= inside(d, gen_radii_pr[s:e, None]).any(dim=0)
         if real_radii_dc is not None:
-            density_hits += int(inside(d, real_radii_dc[None, :]).sum())
+            # count_nonzero: bool.sum() would first widen the whole (chunk, N) mask to int64
+            density_hits += int(torch.count_nonzero(inside(d, real_radii_dc[None, :])))
             nearest_gen = torch.minimum(nearest_gen, d.min(dim=0).values)
         del d  # free this chunk before the next cdist allocates one
     if real_radii_pr is not None:
