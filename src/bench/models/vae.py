@@ -30,7 +30,7 @@ class VAE(L.LightningModule):
         latent_dim: int = 16,
         channels: tuple[int, int] = (16, 32),
         hidden_dim: int = 256,
-        lr: float = 1e-3,
+        lr: float = 2e-3,
         kl_warmup_epochs: float = 2.0,
         temperature: float = 1.0,
         sample_mode: str = "mean",
