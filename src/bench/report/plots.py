@@ -34,7 +34,7 @@ def _png(fig) -> bytes:
 
 def plot_metrics(path: Path, records: list[dict], floor: dict | None, *, title: str) -> None:
     gens = [r["generation"] for r in records]
-    fig, axes = plt.subplots(3, 3, figsize=(12, 9))
+    fig, axes = plt.subplots(3, 3, figsize=(12, 9), constrained_layout=True)
     for ax, (key, label) in zip(axes.flat, PANELS):
         ys = [r["metrics"].get(key) for r in records]
         ax.plot(gens, ys, marker="o", label="generated")
