@@ -190,3 +190,11 @@ def test_cli_bad_input_is_one_line(tmp_path, args, message):
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1] == message
     assert "Traceback" not in out.stderr
+
+
+def test_results_are_strict_json_even_with_an_infinite_metric(tmp_path):
+    from bench.report.atomic import write_json
+
+    write_json(tmp_path / "r.json", {"kl_gen_real": float("inf"), "ci": [float("nan"), 1.0]})
+    assert json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-standard {c}")) == {
+        "kl_gen_real": None, "ci": [None, 1.0]}

@@ -23,6 +23,7 @@ from bench.evaluation import Evaluator
 from bench.loops import Loop, LoopContext
 from bench.loops.base import check_positive
 from bench.metrics import METRIC_INFO
+from bench.report.atomic import finite_or_none
 from bench.report.plots import plot_class_shares, plot_metrics
 from bench.report.results import LEAD_METRICS, read_json, write_metrics_csv, write_results
 from bench.report.run_folder import RunFolder
@@ -113,7 +114,8 @@ def run(cfg: DictConfig) -> dict:
             "warnings": diagnostics.get("warnings", []),
             "metrics": metrics,
         }
-        folder.commit_generation(t, record_json=json.dumps(record, indent=2), state_dict=model.state_dict(), samples=samples)
+        record = finite_or_none(record)
+        folder.commit_generation(t, record_json=json.dumps(record, indent=2, allow_nan=False), state_dict=model.state_dict(), samples=samples)
         records.append(record)
         write_results(results_path, header, records, finished=t + 1 == loop.generations)
         _write_views(folder.path, header, records, cfg)
