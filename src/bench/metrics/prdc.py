@@ -49,7 +49,7 @@ def _pass(
     real_radii_pr: Tensor | None,
     gen_radii_pr: Tensor | None,
     real_radii_dc: Tensor | None,
-    k_dc: int,
+    k_dc: int | None,
     strict: bool,
     chunk_size: int,
 ) -> dict[str, float]:
@@ -86,6 +86,41 @@ def _prepare(real, gen):
     return common_dtype(real, gen)
 
 
+def _prdc(
+    real: Tensor,
+    gen: Tensor,
+    *,
+    k_pr: int | None,
+    k_dc: int | None,
+    strict: bool,
+    chunk_size: int,
+    real_radii_pr: Tensor | None,
+    real_radii_dc: Tensor | None,
+) -> dict[str, float]:
+    """The shared body: validate, find the radii not given (one k-NN pass for both k), then one chunked pass.
+
+    k_pr=None skips precision/recall, k_dc=None skips density/coverage.
+    """
+    real, gen = _prepare(real, gen)
+    check_chunk_size(chunk_size)
+    n, m = real.shape[0], gen.shape[0]
+    if k_pr is not None and m < k_pr + 1:
+        raise BenchError(f"metrics: recall with k={k_pr} needs at least {k_pr + 1} generated samples, got {m}")
+    wanted = {"real_radii_pr": (k_pr, real_radii_pr), "real_radii_dc": (k_dc, real_radii_dc)}
+    missing = [k for k, r in wanted.values() if k is not None and r is None]
+    computed = knn_radii(real, missing, chunk_size=chunk_size) if missing else {}
+    radii = {}
+    for name, (k, given) in wanted.items():
+        if k is not None:
+            given = _check_radii(given, n, name)
+            radii[name] = (computed[k] if given is None else given).to(real.dtype)
+    gen_radii = knn_radii(gen, [k_pr], chunk_size=chunk_size)[k_pr] if k_pr is not None else None
+    return _pass(
+        real, gen, real_radii_pr=radii.get("real_radii_pr"), gen_radii_pr=gen_radii,
+        real_radii_dc=radii.get("real_radii_dc"), k_dc=k_dc, strict=strict, chunk_size=chunk_size,
+    )
+
+
 def prdc(
     real: Tensor,
     gen: Tensor,
@@ -102,22 +137,8 @@ def prdc(
     `real_radii_pr` / `real_radii_dc`: precomputed k-NN radii of `real` (e.g.
     from `RealReference`), skipping the O(N^2) radius computation.
     """
-    real, gen = _prepare(real, gen)
-    check_chunk_size(chunk_size)
-    n, m = real.shape[0], gen.shape[0]
-    if m < k_pr + 1:
-        raise BenchError(f"metrics: recall with k={k_pr} needs at least {k_pr + 1} generated samples, got {m}")
-    need = [k for k, r in ((k_pr, real_radii_pr), (k_dc, real_radii_dc)) if r is None]
-    computed = knn_radii(real, need, chunk_size=chunk_size) if need else {}
-    r_pr = _check_radii(real_radii_pr, n, "real_radii_pr")
-    r_dc = _check_radii(real_radii_dc, n, "real_radii_dc")
-    r_pr = (computed[k_pr] if r_pr is None else r_pr).to(real.dtype)
-    r_dc = (computed[k_dc] if r_dc is None else r_dc).to(real.dtype)
-    gen_radii = knn_radii(gen, [k_pr], chunk_size=chunk_size)[k_pr]
-    return _pass(
-        real, gen, real_radii_pr=r_pr, gen_radii_pr=gen_radii, real_radii_dc=r_dc, k_dc=k_dc,
-        strict=strict, chunk_size=chunk_size,
-    )
+    return _prdc(real, gen, k_pr=k_pr, k_dc=k_dc, strict=strict, chunk_size=chunk_size,
+                 real_radii_pr=real_radii_pr, real_radii_dc=real_radii_dc)
 
 
 def precision_recall(
@@ -130,17 +151,8 @@ def precision_recall(
     real_radii: Tensor | None = None,
 ) -> dict[str, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019) with k-NN balls; see module docstring."""
-    real, gen = _prepare(real, gen)
-    check_chunk_size(chunk_size)
-    if gen.shape[0] < k + 1:
-        raise BenchError(f"metrics: recall with k={k} needs at least {k + 1} generated samples, got {gen.shape[0]}")
-    r = _check_radii(real_radii, real.shape[0], "real_radii")
-    r = (knn_radii(real, [k], chunk_size=chunk_size)[k] if r is None else r).to(real.dtype)
-    gen_radii = knn_radii(gen, [k], chunk_size=chunk_size)[k]
-    return _pass(
-        real, gen, real_radii_pr=r, gen_radii_pr=gen_radii, real_radii_dc=None, k_dc=k,
-        strict=strict, chunk_size=chunk_size,
-    )
+    return _prdc(real, gen, k_pr=k, k_dc=None, strict=strict, chunk_size=chunk_size,
+                 real_radii_pr=real_radii, real_radii_dc=None)
 
 
 def density_coverage(
@@ -153,11 +165,5 @@ def density_coverage(
     real_radii: Tensor | None = None,
 ) -> dict[str, float]:
     """Density and coverage (Naeem et al. 2020) with real k-NN balls; see module docstring."""
-    real, gen = _prepare(real, gen)
-    check_chunk_size(chunk_size)
-    r = _check_radii(real_radii, real.shape[0], "real_radii")
-    r = (knn_radii(real, [k], chunk_size=chunk_size)[k] if r is None else r).to(real.dtype)
-    return _pass(
-        real, gen, real_radii_pr=None, gen_radii_pr=None, real_radii_dc=r, k_dc=k,
-        strict=strict, chunk_size=chunk_size,
-    )
+    return _prdc(real, gen, k_pr=None, k_dc=k, strict=strict, chunk_size=chunk_size,
+                 real_radii_pr=None, real_radii_dc=real_radii)
