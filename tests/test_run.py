@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from hydra import compose, initialize_config_dir
 
 from bench.__main__ import CONF_DIR
@@ -89,10 +88,12 @@ def test_cli_writes_every_file_of_the_run_folder(finished_run):
 
 def test_rerunning_a_finished_run_redoes_nothing(finished_run):
     run_dir, _ = finished_run
-    before = {p: p.stat().st_mtime_ns for p in run_dir.glob("gen_*/*")}
+    files = lambda: {p: p.stat().st_mtime_ns for p in [*run_dir.glob("gen_*/*"), *run_dir.glob("*.*")] if p.suffix != ".log"}
+    before = files()
     out = cli(*TINY, "loop=replay", f"hydra.run.dir={run_dir}")
     assert out.returncode == 0, out.stderr[-2000:]
-    assert before == {p: p.stat().st_mtime_ns for p in run_dir.glob("gen_*/*")}
+    assert "finished run; nothing to do" in out.stderr + out.stdout
+    assert before == files(), "a finished run is neither retrained, rescored nor rewritten"
 
 
 def test_kill_9_then_resume_gives_the_same_metrics(finished_run, tmp_path):

@@ -8,7 +8,6 @@ next to the floor (held-out real images scored the same way), so a reader knows 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

@@ -7,7 +7,6 @@ every gen: S_t = sample(M_t), score S_t against held-out real test images; commi
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import time
@@ -23,7 +22,6 @@ from bench.evaluation import Evaluator
 from bench.loops import Loop, LoopContext
 from bench.loops.base import check_positive
 from bench.metrics import METRIC_INFO
-from bench.report.atomic import finite_or_none
 from bench.report.plots import plot_class_shares, plot_metrics
 from bench.report.results import LEAD_METRICS, read_json, write_metrics_csv, write_results
 from bench.report.run_folder import RunFolder
@@ -43,7 +41,11 @@ def run(cfg: DictConfig) -> dict:
     config = OmegaConf.to_container(cfg, resolve=True)
     folder = RunFolder(cfg.run_dir)
     results_path = folder.path / "results.json"
-    _check_same_config(read_json(results_path), config, folder.path)
+    previous = read_json(results_path)
+    _check_same_config(previous, config, folder.path)
+    if previous and previous["status"] == "finished" and len(folder.finished()) >= cfg.loop.generations:
+        log.info(f"run folder {folder.path} holds a finished run; nothing to do")
+        return previous
 
     # real data, the loop and the scoring, all validated before any training
     data = build(cfg.data, exclude=("n_train",))
@@ -77,9 +79,10 @@ def run(cfg: DictConfig) -> dict:
     }
     folder.clear_partial()
     done = folder.finished()
-    records = [json.loads((folder.gen_dir(t) / "record.json").read_text()) for t in done]
+    records = [folder.load_record(t) for t in done]
     write_results(results_path, header, records, finished=len(done) >= loop.generations)
     if done:
+        _write_views(folder.path, header, records, cfg)  # an interruption may have left them a generation behind
         log.info(f"resuming {folder.path} after generation {done[-1]}")
     ctx = LoopContext(seed=int(cfg.seed), initial=initial, real_pool=data.train_images, initial_index=initial_index, synthetic=folder.load_samples)
 
@@ -114,17 +117,14 @@ def run(cfg: DictConfig) -> dict:
             "warnings": diagnostics.get("warnings", []),
             "metrics": metrics,
         }
-        record = finite_or_none(record)
-        folder.commit_generation(t, record_json=json.dumps(record, indent=2, allow_nan=False), state_dict=model.state_dict(), samples=samples)
-        records.append(record)
+        folder.commit_generation(t, record=record, state_dict=model.state_dict(), samples=samples)
+        records.append(folder.load_record(t))  # as written: non-finite numbers are null on disk and here alike
         write_results(results_path, header, records, finished=t + 1 == loop.generations)
         _write_views(folder.path, header, records, cfg)
         log.info(_summary(record, loop.generations))
         for w in record["warnings"]:
             log.warning(f"gen {t}: {w}")
 
-    if not (folder.path / "metrics.csv").is_file() and records:
-        _write_views(folder.path, header, records, cfg)
     log.info(f"run folder: {folder.path}")
     return read_json(results_path)
 

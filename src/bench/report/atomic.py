@@ -28,9 +28,13 @@ def write_text(path: Path, text: str) -> None:
     write_bytes(path, text.encode())
 
 
-def write_json(path: Path, obj) -> None:
+def json_text(obj) -> str:
     """Strict JSON: non-finite floats (an infinite KL, an undefined interval) become null, which every parser reads."""
-    write_text(path, json.dumps(finite_or_none(obj), indent=2, sort_keys=False, default=_jsonable, allow_nan=False) + "\n")
+    return json.dumps(finite_or_none(obj), indent=2, sort_keys=False, default=_jsonable, allow_nan=False) + "\n"
+
+
+def write_json(path: Path, obj) -> None:
+    write_text(path, json_text(obj))
 
 
 def finite_or_none(x):

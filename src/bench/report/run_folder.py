@@ -7,6 +7,7 @@ a generation either exists completely (record.json, model.pt, samples.npy, sampl
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 from pathlib import Path
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 from bench.errors import BenchError
-from bench.report.atomic import write_bytes
+from bench.report.atomic import json_text, write_bytes
 from bench.report.grid import grid_png
 
 GEN_RE = re.compile(r"^gen_(\d{3,})$")
@@ -40,11 +41,14 @@ class RunFolder:
             )
         return done
 
+    def load_record(self, t: int) -> dict:
+        return json.loads((self.gen_dir(t) / "record.json").read_text())
+
     def clear_partial(self) -> None:
         for p in self.path.glob("gen_*.tmp"):
             shutil.rmtree(p)
 
-    def commit_generation(self, t: int, *, record_json: str, state_dict: dict, samples: torch.Tensor) -> Path:
+    def commit_generation(self, t: int, *, record: dict, state_dict: dict, samples: torch.Tensor) -> Path:
         final, tmp = self.gen_dir(t), self.path / f"gen_{t:03d}.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -57,7 +61,7 @@ class RunFolder:
         write_bytes(tmp / "samples.npy", buf.getvalue())
         write_bytes(tmp / "samples.png", grid_png(samples))
         # record.json last: its presence is what marks the generation finished
-        write_bytes(tmp / "record.json", record_json.encode())
+        write_bytes(tmp / "record.json", json_text(record).encode())
         if final.exists():  # a generation without record.json is an unfinished leftover
             shutil.rmtree(final)
         tmp.rename(final)
