@@ -100,6 +100,9 @@ def test_composition_is_seeded():
         ("replace", "loop.synthetic_size=-5", "loop.synthetic_size=-5 must be a positive integer"),
         ("accumulate", "loop.budget=0", "loop.budget=0 must be a positive integer"),
         ("fresh", "loop.real_size=0", "loop.real_size=0 must be a positive integer"),
+        ("replace", "loop.generations=many", "loop.generations=many must be a positive integer"),
+        ("replace", "loop.generations=2.5", "loop.generations=2.5 must be a positive integer"),
+        ("replay", "loop.real_fraction=half", "loop.real_fraction=half is outside the allowed range [0, 1]"),
     ],
 )
 def test_bad_loop_settings_name_the_value(kind, override, message):

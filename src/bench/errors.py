@@ -1,5 +1,17 @@
-"""The one error type users see: a one-line message naming the bad value and what is allowed."""
+"""The one error type users see (a one-line message naming the bad value and what is allowed), and the checks that raise it."""
 
 
 class BenchError(Exception):
     """A user-facing error. `python -m bench` prints `error: <message>` and exits 2, no traceback."""
+
+
+def check_positive(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or value <= 0:
+        raise BenchError(f"{name}={value} must be a positive integer")
+    return int(value)
+
+
+def check_fraction(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise BenchError(f"{name}={value} is outside the allowed range [0, 1]")
+    return float(value)

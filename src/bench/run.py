@@ -17,10 +17,9 @@ from omegaconf import DictConfig, OmegaConf
 
 import bench
 from bench.build import build
-from bench.errors import BenchError
+from bench.errors import BenchError, check_positive
 from bench.evaluation import Evaluator
 from bench.loops import Loop, LoopContext
-from bench.loops.base import check_positive
 from bench.metrics import METRIC_INFO
 from bench.report.plots import plot_class_shares, plot_metrics
 from bench.report.results import LEAD_METRICS, read_json, write_metrics_csv, write_results

@@ -12,7 +12,7 @@ import lightning as L  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
-from bench.loops.base import check_positive  # noqa: E402
+from bench.errors import check_positive  # noqa: E402
 
 
 def fit(model: L.LightningModule, images: torch.Tensor, *, trainer_cfg, seed: int) -> None:

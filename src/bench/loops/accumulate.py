@@ -6,7 +6,8 @@ accumulate-subsample), so the data budget stays fixed while synthetic data piles
 
 import torch
 
-from bench.loops.base import Loop, TrainingSet, check_positive
+from bench.errors import check_positive
+from bench.loops.base import Loop, TrainingSet
 
 
 class Accumulate(Loop):

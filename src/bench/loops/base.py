@@ -11,7 +11,7 @@ from typing import Callable
 
 import torch
 
-from bench.errors import BenchError
+from bench.errors import BenchError, check_positive
 from bench.seeding import generator as seeded_generator
 
 
@@ -64,18 +64,6 @@ class LoopContext:
         if size > len(images):
             raise BenchError(f"cannot take {size} images from a set of {len(images)}")
         return images[torch.randperm(len(images), generator=self.generator(t, purpose))[:size]]
-
-
-def check_positive(name: str, value) -> int:
-    if value is None or isinstance(value, bool) or int(value) != value or int(value) <= 0:
-        raise BenchError(f"{name}={value} must be a positive integer")
-    return int(value)
-
-
-def check_fraction(name: str, value) -> float:
-    if value is None or not 0.0 <= float(value) <= 1.0:
-        raise BenchError(f"{name}={value} is outside the allowed range [0, 1]")
-    return float(value)
 
 
 class Loop:

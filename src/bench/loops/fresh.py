@@ -1,7 +1,7 @@
 """Fresh data: D_t = a new real draw (never trained on before) + S_{t-1}. MAD's fresh-data loop."""
 
-from bench.errors import BenchError
-from bench.loops.base import Loop, check_positive, join
+from bench.errors import BenchError, check_positive
+from bench.loops.base import Loop, join
 
 
 class Fresh(Loop):

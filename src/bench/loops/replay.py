@@ -4,8 +4,8 @@ Bertrand et al. 2024 (lambda = synthetic / real), MAD. |D_t| = |D_0|; the real p
 subsample of D_0 redrawn each generation.
 """
 
-from bench.errors import BenchError
-from bench.loops.base import Loop, check_fraction, join
+from bench.errors import BenchError, check_fraction
+from bench.loops.base import Loop, join
 
 
 class Replay(Loop):
