@@ -37,8 +37,18 @@ import tempfile
 import time
 
 ROWS = [
-    "reference", "score", "score+train", "fid", "kid", "prdc(cached radii)", "c2st", "vendi", "memorization",
-    "prdc chunked", "prdc full NxN (direct)", "prdc full NxN (matmul)",
+    "reference",
+    "score",
+    "score+train",
+    "fid",
+    "kid",
+    "prdc(cached radii)",
+    "c2st",
+    "vendi",
+    "memorization",
+    "prdc chunked",
+    "prdc full NxN (direct)",
+    "prdc full NxN (matmul)",
 ]
 
 
@@ -134,16 +144,32 @@ def main() -> None:
     import torch
 
     load = os.getloadavg()[0]
-    print(f"bench.metrics at N_real={a.n_real}, N_gen={a.n_gen}, D={a.dim}; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average {load:.2f}")
+    print(
+        f"bench.metrics at N_real={a.n_real}, N_gen={a.n_gen}, D={a.dim}; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average {load:.2f}"
+    )
     if load > 0.5:
         print("warning: the machine is busy; timings include contention")
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         ref_path = os.path.join(tmp, "reference.pt")
         for name in ["prepare"] + (a.only or ROWS):
-            cmd = [sys.executable, __file__, "--measure", name, "--n-real", str(a.n_real), "--n-gen", str(a.n_gen),
-                   "--dim", str(a.dim), "--repeat", str(a.repeat), "--ref-path", ref_path]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--measure",
+                name,
+                "--n-real",
+                str(a.n_real),
+                "--n-gen",
+                str(a.n_gen),
+                "--dim",
+                str(a.dim),
+                "--repeat",
+                str(a.repeat),
+                "--ref-path",
+                ref_path,
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 print(f"{name}: failed\n{proc.stderr[-2000:]}")
@@ -166,11 +192,19 @@ def main() -> None:
         if chunked and full in rows:
             f = rows[full]
             same = "identical" if f["result"] == chunked["result"] else f"differ: {f['result']} vs {chunked['result']}"
-            print(f"{full} / prdc chunked: time x{f['seconds'] / chunked['seconds']:.2f}, "
-                  f"memory x{f['peak_mib'] / max(chunked['peak_mib'], 1e-9):.1f}; results {same}")
+            print(
+                f"{full} / prdc chunked: time x{f['seconds'] / chunked['seconds']:.2f}, "
+                f"memory x{f['peak_mib'] / max(chunked['peak_mib'], 1e-9):.1f}; results {same}"
+            )
     if "score" in rows:
-        print("score:", {k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows["score"]["result"].items()
-                         if k != "class_shares"})
+        print(
+            "score:",
+            {
+                k: (round(v, 4) if isinstance(v, float) else v)
+                for k, v in rows["score"]["result"].items()
+                if k != "class_shares"
+            },
+        )
 
 
 if __name__ == "__main__":

@@ -53,7 +53,10 @@ def random_shift(x: torch.Tensor, gen: torch.Generator, max_shift: int = MAX_SHI
 @torch.inference_mode()
 def accuracy(model: MnistClassifier, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
     model.eval()
-    correct = sum(int((model(images[i : i + batch_size]).argmax(1) == labels[i : i + batch_size]).sum()) for i in range(0, len(images), batch_size))
+    correct = sum(
+        int((model(images[i : i + batch_size]).argmax(1) == labels[i : i + batch_size]).sum())
+        for i in range(0, len(images), batch_size)
+    )
     return correct / len(images)
 
 
@@ -77,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     model = MnistClassifier()
     steps_per_epoch = -(-len(x_train) // args.batch_size)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch
+    )
 
     start = time.perf_counter()
     for epoch in range(args.epochs):
@@ -93,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
             sched.step()
             total += float(loss.detach()) * len(idx)
         test_acc = accuracy(model, data.test_images, data.test_labels)
-        print(f"epoch {epoch + 1}/{args.epochs}  loss {total / len(x_train):.4f}  test acc {test_acc:.4f}  {time.perf_counter() - start:.0f}s", flush=True)
+        print(
+            f"epoch {epoch + 1}/{args.epochs}  loss {total / len(x_train):.4f}  test acc {test_acc:.4f}  {time.perf_counter() - start:.0f}s",
+            flush=True,
+        )
     train_seconds = time.perf_counter() - start
 
     test_acc = accuracy(model, data.test_images, data.test_labels)
@@ -107,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{NAME}.pt").write_bytes(weights)
     command = "python scripts/train_reference.py" + "".join(
-        f" {flag} {value}" for flag, value in (("--seed", args.seed), ("--epochs", args.epochs)))
+        f" {flag} {value}" for flag, value in (("--seed", args.seed), ("--epochs", args.epochs))
+    )
     if (args.batch_size, args.lr) != (128, 3e-3):
         command += f" --batch-size {args.batch_size} --lr {args.lr}"
     meta = {
@@ -131,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         "data_source": data.source,
     }
     (args.out / f"{NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")
-    print(f"wrote {args.out / f'{NAME}.pt'} ({len(weights)} bytes, sha256 {meta['sha256']}), test accuracy {test_acc:.4f}, {train_seconds:.0f}s")
+    print(
+        f"wrote {args.out / f'{NAME}.pt'} ({len(weights)} bytes, sha256 {meta['sha256']}), test accuracy {test_acc:.4f}, {train_seconds:.0f}s"
+    )
     return 0
 
 

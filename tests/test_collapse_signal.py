@@ -6,8 +6,15 @@ from hydra import compose, initialize_config_dir
 from bench.__main__ import CONF_DIR
 from bench.run import run
 
-SMALL = ["data.n_train=2000", "loop.generations=3", "trainer.max_epochs=10", "trainer.enable_progress_bar=false",
-         "metrics.n_samples=1000", "metrics.n_reference=3000", "metrics.kid_subsets=10"]
+SMALL = [
+    "data.n_train=2000",
+    "loop.generations=3",
+    "trainer.max_epochs=10",
+    "trainer.enable_progress_bar=false",
+    "metrics.n_samples=1000",
+    "metrics.n_reference=3000",
+    "metrics.kid_subsets=10",
+]
 
 
 def metrics_of(tmp_path, loop):
@@ -23,8 +30,16 @@ def test_replace_collapses_and_real_does_not(tmp_path):
     fid_rise = {name: m[-1]["fid"] - m[0]["fid"] for name, m in (("replace", replace), ("real", real))}
     coverage_drop = {name: m[0]["coverage"] - m[-1]["coverage"] for name, m in (("replace", replace), ("real", real))}
     for name, m in (("replace", replace), ("real", real)):
-        print(name,  # shown by pytest when an assertion fails
-              [{k: round(x[k], 3) for k in ("fid", "kid_mean", "recall", "coverage", "kl_gen_real", "vendi", "c2st_accuracy")} for x in m])
+        print(
+            name,  # shown by pytest when an assertion fails
+            [
+                {
+                    k: round(x[k], 3)
+                    for k in ("fid", "kid_mean", "recall", "coverage", "kl_gen_real", "vendi", "c2st_accuracy")
+                }
+                for x in m
+            ],
+        )
     assert fid_rise["replace"] > 0.3 * replace[0]["fid"], "fully synthetic retraining must raise FID clearly"
     assert fid_rise["replace"] > fid_rise["real"] + 0.2 * replace[0]["fid"]
     assert coverage_drop["replace"] > coverage_drop["real"] + 0.03

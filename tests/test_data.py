@@ -14,7 +14,12 @@ CHECKSUM = "7ea4b60ae284dd6359a4172ef4aae04c62afcbff9a2216f9d9dcef92d9e6e65a"
 
 def test_bundled_mnist_is_full_mnist(mnist):
     assert mnist.source == "pureml"
-    assert tuple(mnist.train_images.shape) == (60000, 1, 28, 28) and tuple(mnist.test_images.shape) == (10000, 1, 28, 28)
+    assert tuple(mnist.train_images.shape) == (60000, 1, 28, 28) and tuple(mnist.test_images.shape) == (
+        10000,
+        1,
+        28,
+        28,
+    )
     # the well-known class counts of MNIST's test set and the first training labels
     assert mnist.test_labels.bincount().tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert mnist.train_labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
@@ -36,8 +41,10 @@ def torchvision_root(tmp_path_factory, mnist):
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
     arrays = {
-        "train_images": mnist.train_images.squeeze(1).numpy(), "train_labels": mnist.train_labels.numpy(),
-        "test_images": mnist.test_images.squeeze(1).numpy(), "test_labels": mnist.test_labels.numpy(),
+        "train_images": mnist.train_images.squeeze(1).numpy(),
+        "train_labels": mnist.train_labels.numpy(),
+        "test_images": mnist.test_images.squeeze(1).numpy(),
+        "test_labels": mnist.test_labels.numpy(),
     }
     for key, name in TORCHVISION_FILES.items():
         write_idx(raw, name, arrays[key], compress=key.startswith("test"))  # raw and .gz, as torchvision leaves them

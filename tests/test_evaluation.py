@@ -11,12 +11,21 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from bench.errors import BenchError
-from bench.evaluate import load_images, main as evaluate_main
+from bench.evaluate import load_images
+from bench.evaluate import main as evaluate_main
 from bench.evaluation import Evaluator, RealSplit
 
 METRICS = OmegaConf.create(
-    {"extractor": "mnist_classifier", "n_samples": 1000, "n_reference": 2000, "k_precision_recall": 3,
-     "k_density_coverage": 5, "kid_subset_size": 500, "kid_subsets": 10, "bootstrap": 0}
+    {
+        "extractor": "mnist_classifier",
+        "n_samples": 1000,
+        "n_reference": 2000,
+        "k_precision_recall": 3,
+        "k_density_coverage": 5,
+        "kid_subset_size": 500,
+        "kid_subsets": 10,
+        "bootstrap": 0,
+    }
 )
 
 
@@ -74,7 +83,10 @@ def test_load_images_accepts_common_layouts(tmp_path):
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda d: np.save(d / "s.npy", np.zeros((5, 32, 32), np.uint8)), "has shape (5, 32, 32); allowed: (N, 28, 28) or (N, 1, 28, 28) or (N, 28, 28, 1)"),
+        (
+            lambda d: np.save(d / "s.npy", np.zeros((5, 32, 32), np.uint8)),
+            "has shape (5, 32, 32); allowed: (N, 28, 28) or (N, 1, 28, 28) or (N, 28, 28, 1)",
+        ),
         (lambda d: np.save(d / "s.npy", np.zeros((5, 28, 28), np.float32)), "has dtype float32; images must be uint8"),
         (lambda d: np.save(d / "s.npy", np.array([{"a": 1}], dtype=object)), "cannot be read as a numpy array"),
         (lambda d: (d / "s.npy").write_text("hello"), "cannot be read as a numpy array"),
@@ -91,15 +103,28 @@ def test_bad_samples_are_one_line_errors(tmp_path, make, message):
 def test_evaluator_cli_too_few_images(tmp_path, capsys):
     np.save(tmp_path / "few.npy", np.zeros((10, 28, 28), np.uint8))
     assert evaluate_main(["--samples", str(tmp_path / "few.npy")]) == 2
-    assert capsys.readouterr().err.strip() == "error: --samples holds 10 images; at least metrics.kid_subset_size=1000 are needed"
+    assert (
+        capsys.readouterr().err.strip()
+        == "error: --samples holds 10 images; at least metrics.kid_subset_size=1000 are needed"
+    )
 
 
 def test_evaluator_cli_scores_real_digits_near_the_floor(mnist, tmp_path):
     # real training digits are not the test writers, but they are real: near-floor scores
     np.save(tmp_path / "real.npy", mnist.train_images[:1200].numpy())
     out = subprocess.run(
-        [sys.executable, "-m", "bench.evaluate", "--samples", str(tmp_path / "real.npy"), "--out", str(tmp_path / "m.json")],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "bench.evaluate",
+            "--samples",
+            str(tmp_path / "real.npy"),
+            "--out",
+            str(tmp_path / "m.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "fid" in out.stdout and "floor" in out.stdout

@@ -25,7 +25,9 @@ def make_context():
     pool[:, 0, 0, 1] = torch.arange(POOL) // 200
     initial_index = torch.arange(N)
     synthetic = lambda s: torch.full((M, 1, 2, 2), 255, dtype=torch.uint8).index_fill_(3, torch.tensor([1]), s)
-    return LoopContext(seed=0, initial=pool[initial_index], real_pool=pool, initial_index=initial_index, synthetic=synthetic)
+    return LoopContext(
+        seed=0, initial=pool[initial_index], real_pool=pool, initial_index=initial_index, synthetic=synthetic
+    )
 
 
 def is_synthetic(images):
@@ -79,7 +81,7 @@ def test_fresh_draws_are_unseen_and_disjoint_across_generations():
     ctx = make_context()
     loop = make_loop("fresh", "loop.real_size=25")
     ids = lambda imgs: set((imgs[:, 0, 0, 0].long() + 200 * imgs[:, 0, 0, 1].long()).tolist())
-    draws = [ids(loop.training_set(t, ctx).images[: 25]) for t in (1, 2, 3)]
+    draws = [ids(loop.training_set(t, ctx).images[:25]) for t in (1, 2, 3)]
     assert all(len(d) == 25 for d in draws)
     assert not (draws[0] & draws[1]) and not (draws[1] & draws[2])
     assert all(not (d & set(range(N))) for d in draws), "fresh data must not repeat D_0"

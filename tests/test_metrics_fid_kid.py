@@ -147,7 +147,9 @@ def test_kid_is_seeded_and_leaves_global_rng_alone():
 
 
 def test_kid_too_few_samples_names_the_numbers():
-    with pytest.raises(BenchError, match=r"metrics.kid_subset_size=1000 needs at least 1000 generated samples, got 500"):
+    with pytest.raises(
+        BenchError, match=r"metrics.kid_subset_size=1000 needs at least 1000 generated samples, got 500"
+    ):
         kid(_draws(0, n=1200), _draws(1, n=500), subset_size=1000)
     with pytest.raises(BenchError, match=r"needs at least 300 real samples, got 200"):
         kid(_draws(0, n=200), _draws(1, n=500), subset_size=300)
@@ -156,7 +158,7 @@ def test_kid_too_few_samples_names_the_numbers():
 def test_kid_polynomial_kernel_single_subset_by_hand():
     # with subset_size == n every round uses all points: check against the textbook unbiased MMD^2
     x, y = _draws(9, n=40, d=3).double(), _draws(10, shift=0.3, n=40, d=3).double()
-    k = lambda a, b: (a @ b.T / 3 + 1) ** 3  # noqa: E731
+    k = lambda a, b: (a @ b.T / 3 + 1) ** 3
     kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
     m = 40
     expected = float((kxx.sum() - kxx.trace() + kyy.sum() - kyy.trace()) / (m * (m - 1)) - 2 * kxy.mean())

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from bench.errors import BenchError
-from bench.metrics._common import knn_radii
 from bench.metrics import (
     BOOTSTRAP_KEYS,
     METRIC_INFO,
@@ -23,6 +22,7 @@ from bench.metrics import (
     score,
     vendi,
 )
+from bench.metrics._common import knn_radii
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,9 @@ def test_save_load_round_trip_gives_identical_scores(data, ref, tmp_path):
     loaded = RealReference.load(path)
     for field in ("features", "mean", "cov", "radii_pr", "radii_dc", "labels", "class_counts"):
         assert torch.equal(getattr(loaded, field), getattr(ref, field)), field
-    assert score(loaded, gen, gen_labels, train_feats=train, **KW) == score(ref, gen, gen_labels, train_feats=train, **KW)
+    assert score(loaded, gen, gen_labels, train_feats=train, **KW) == score(
+        ref, gen, gen_labels, train_feats=train, **KW
+    )
 
 
 def test_load_rejects_foreign_files(tmp_path):
@@ -132,7 +134,7 @@ def test_score_bootstrap_intervals(data, ref):
 def test_bootstrap_of_a_mean_matches_its_standard_error():
     g = torch.Generator().manual_seed(1)
     real, gen = torch.randn(50, 2, generator=g), torch.randn(400, 2, generator=g)
-    mean0 = lambda r, q: float(q[:, 0].mean())  # noqa: E731
+    mean0 = lambda r, q: float(q[:, 0].mean())
     out = bootstrap(mean0, real, gen, n=400, seed=0)
     se = float(gen[:, 0].std()) / math.sqrt(400)
     assert out["std"] == pytest.approx(se, rel=0.15)
@@ -147,7 +149,7 @@ def test_bootstrap_precision_is_reproducible_and_brackets_estimate():
     g = torch.Generator().manual_seed(2)
     real, gen = torch.randn(300, 8, generator=g), 1.4 * torch.randn(300, 8, generator=g)
     radii = knn_radii(real, [3])[3]
-    prec = lambda r, q: precision_recall(r, q, real_radii=radii)["precision"]  # noqa: E731
+    prec = lambda r, q: precision_recall(r, q, real_radii=radii)["precision"]
     a = bootstrap(prec, real, gen, n=20, seed=7)
     assert a == bootstrap(prec, real, gen, n=20, seed=7)
     assert a != bootstrap(prec, real, gen, n=20, seed=8)

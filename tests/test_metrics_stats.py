@@ -16,6 +16,7 @@ def balanced(n_per_class=50, num_classes=10):
 
 # ---- mode_stats -------------------------------------------------------------------------------
 
+
 def test_one_class_generator_against_balanced_real():
     out = mode_stats(torch.full((200,), 3), balanced(), 10)
     assert out["kl_gen_real"] == pytest.approx(math.log(10), abs=1e-12)
@@ -61,6 +62,7 @@ def test_class_missing_from_real_gives_infinite_kl_and_bad_labels_raise():
 
 # ---- vendi --------------------------------------------------------------------------------------
 
+
 def test_vendi_orthonormal_and_identical():
     assert vendi(torch.eye(8)) == pytest.approx(8.0, rel=1e-12)
     q, _ = torch.linalg.qr(torch.randn(32, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
@@ -82,6 +84,7 @@ def test_vendi_groups_and_covariance_route():
 
 
 # ---- c2st ---------------------------------------------------------------------------------------
+
 
 def test_binomial_tail_is_exact():
     for n in (1, 7, 20):
@@ -124,6 +127,7 @@ def test_c2st_is_seeded():
 
 
 # ---- memorization -------------------------------------------------------------------------------
+
 
 def test_memorization_by_hand_on_a_line():
     train = torch.tensor([[0.0], [1.0], [3.0]])  # nearest-other distances 1, 1, 2

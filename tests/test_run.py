@@ -38,7 +38,9 @@ def tiny_cfg(run_dir, *overrides):
 
 def cli(*args, cwd=REPO, timeout=600):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def metric_rows(run_dir):
@@ -71,7 +73,16 @@ def test_cli_writes_every_file_of_the_run_folder(finished_run):
     assert results["dataset"]["checksum"] == "7ea4b60ae284dd6359a4172ef4aae04c62afcbff9a2216f9d9dcef92d9e6e65a"
     assert len(results["feature_extractor"]["sha256"]) == 64
     assert results["config"]["loop"]["name"] == "replay" and results["config"]["seed"] == 0
-    assert set(results["floor"]) >= {"fid", "kid_mean", "precision", "recall", "density", "coverage", "classes_covered", "kl_gen_real"}
+    assert set(results["floor"]) >= {
+        "fid",
+        "kid_mean",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "classes_covered",
+        "kl_gen_real",
+    }
     counts = [g["counts"] for g in results["generations"]]
     assert [(c["real"], c["synthetic"]) for c in counts] == [(300, 0), (150, 150), (150, 150)]
     for g in results["generations"]:
@@ -88,7 +99,9 @@ def test_cli_writes_every_file_of_the_run_folder(finished_run):
 
 def test_rerunning_a_finished_run_redoes_nothing(finished_run):
     run_dir, _ = finished_run
-    files = lambda: {p: p.stat().st_mtime_ns for p in [*run_dir.glob("gen_*/*"), *run_dir.glob("*.*")] if p.suffix != ".log"}
+    files = lambda: {
+        p: p.stat().st_mtime_ns for p in [*run_dir.glob("gen_*/*"), *run_dir.glob("*.*")] if p.suffix != ".log"
+    }
     before = files()
     out = cli(*TINY, "loop=replay", f"hydra.run.dir={run_dir}")
     assert out.returncode == 0, out.stderr[-2000:]
@@ -115,7 +128,9 @@ def test_kill_9_then_resume_gives_the_same_metrics(finished_run, tmp_path):
     out = cli(*TINY, "loop=replay", f"hydra.run.dir={run_dir}")
     assert out.returncode == 0, out.stderr[-2000:]
     assert "resuming" in out.stderr + out.stdout
-    assert json.loads((run_dir / "gen_000" / "record.json").read_text()) == first, "a finished generation is never redone"
+    assert json.loads((run_dir / "gen_000" / "record.json").read_text()) == first, (
+        "a finished generation is never redone"
+    )
     assert metric_rows(run_dir) == metric_rows(reference_dir)
 
 
@@ -167,7 +182,10 @@ def test_resuming_with_another_config_is_refused(tmp_path):
         ("model.latent_dim=0", "model.latent_dim=0 must be a positive integer"),
         ("model.sample_mode=median", "model.sample_mode='median' is not known; allowed: mean, bernoulli"),
         ("data.source=kaggle", "data.source='kaggle' is not known; allowed: auto, torchvision, pureml"),
-        ("metrics.n_reference=9900", "metrics.n_reference=9900 + metrics.n_samples=200 exceeds the 10000 real test images"),
+        (
+            "metrics.n_reference=9900",
+            "metrics.n_reference=9900 + metrics.n_samples=200 exceeds the 10000 real test images",
+        ),
     ],
 )
 def test_bad_values_fail_before_training(tmp_path, override, message):
@@ -181,7 +199,10 @@ def test_bad_values_fail_before_training(tmp_path, override, message):
     "args, message",
     [
         (["model=gan"], "error: unknown model 'gan'; allowed: vae"),
-        (["loop=replace,forever"], "error: unknown loop 'forever'; allowed: accumulate, augment, fresh, real, replace, replay"),
+        (
+            ["loop=replace,forever"],
+            "error: unknown loop 'forever'; allowed: accumulate, augment, fresh, real, replace, replay",
+        ),
         (["data=imagenet"], "error: unknown data 'imagenet'; allowed: mnist"),
         (["loop=replay", "loop.real_fraction=2"], "error: loop.real_fraction=2 is outside the allowed range [0, 1]"),
     ],
@@ -198,4 +219,6 @@ def test_results_are_strict_json_even_with_an_infinite_metric(tmp_path):
 
     write_json(tmp_path / "r.json", {"kl_gen_real": float("inf"), "ci": [float("nan"), 1.0]})
     assert json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-standard {c}")) == {
-        "kl_gen_real": None, "ci": [None, 1.0]}
+        "kl_gen_real": None,
+        "ci": [None, 1.0],
+    }

@@ -76,7 +76,9 @@ def _read_png_folder(folder: Path) -> np.ndarray:
 def to_nchw(array: np.ndarray, image_shape: tuple[int, int, int], where: str) -> torch.Tensor:
     c, h, w = image_shape
     if array.dtype != np.uint8:
-        raise BenchError(f"{where} has dtype {array.dtype}; images must be uint8 in 0..255 (convert with (x * 255).round().astype('uint8'))")
+        raise BenchError(
+            f"{where} has dtype {array.dtype}; images must be uint8 in 0..255 (convert with (x * 255).round().astype('uint8'))"
+        )
     if array.ndim == 3 and c == 1 and array.shape[1:] == (h, w):
         array = array[:, None]
     elif array.ndim == 4 and array.shape[1:] == (c, h, w):
@@ -90,7 +92,16 @@ def to_nchw(array: np.ndarray, image_shape: tuple[int, int, int], where: str) ->
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
-def evaluate(*, data: str, samples: str | Path, seed: int = 0, n_samples: int | None = None, bootstrap: int = 0, cache_dir: str | None = None, overrides: list[str] = ()) -> dict:
+def evaluate(
+    *,
+    data: str,
+    samples: str | Path,
+    seed: int = 0,
+    n_samples: int | None = None,
+    bootstrap: int = 0,
+    cache_dir: str | None = None,
+    overrides: list[str] = (),
+) -> dict:
     from hydra import compose, initialize_config_dir
 
     from bench.__main__ import CONF_DIR, check_group_choices
@@ -107,8 +118,12 @@ def evaluate(*, data: str, samples: str | Path, seed: int = 0, n_samples: int | 
     n_given = len(images)
     kid_subset = int(cfg.metrics.kid_subset_size)
     if len(images) < kid_subset:
-        raise BenchError(f"--samples holds {len(images)} images; at least metrics.kid_subset_size={kid_subset} are needed")
-    room = len(dataset.test_images) - int(cfg.metrics.n_reference)  # the floor set comes from test images outside the reference
+        raise BenchError(
+            f"--samples holds {len(images)} images; at least metrics.kid_subset_size={kid_subset} are needed"
+        )
+    room = len(dataset.test_images) - int(
+        cfg.metrics.n_reference
+    )  # the floor set comes from test images outside the reference
     n = min(len(images), room) if n_samples is None else int(n_samples)
     if n > len(images):
         raise BenchError(f"--n-samples={n} exceeds the {len(images)} images given")
@@ -155,7 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. metrics.n_reference=8000")
     args = parser.parse_args(argv)
     try:
-        result = evaluate(data=args.data, samples=args.samples, seed=args.seed, n_samples=args.n_samples, bootstrap=args.bootstrap, overrides=args.overrides)
+        result = evaluate(
+            data=args.data,
+            samples=args.samples,
+            seed=args.seed,
+            n_samples=args.n_samples,
+            bootstrap=args.bootstrap,
+            overrides=args.overrides,
+        )
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

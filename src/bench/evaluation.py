@@ -30,7 +30,7 @@ class RealSplit:
     floor: torch.Tensor
 
     @staticmethod
-    def make(n_test: int, *, n_reference: int, n_floor: int, seed: int) -> "RealSplit":
+    def make(n_test: int, *, n_reference: int, n_floor: int, seed: int) -> RealSplit:
         # a random subset, never the first or second half: MNIST's test halves come from different writers
         if n_reference + n_floor > n_test:
             raise BenchError(
@@ -44,7 +44,9 @@ class RealSplit:
 class Evaluator:
     """Everything needed to score a set of uint8 images against the real reference."""
 
-    def __init__(self, dataset: ImageDataset, metrics_cfg, *, cache_dir: str | Path, train_images: torch.Tensor | None = None):
+    def __init__(
+        self, dataset: ImageDataset, metrics_cfg, *, cache_dir: str | Path, train_images: torch.Tensor | None = None
+    ):
         self.cfg = metrics_cfg
         self.dataset = dataset
         self.extractor = load_extractor(metrics_cfg.extractor)
@@ -53,10 +55,17 @@ class Evaluator:
         if n <= 0:
             raise BenchError(f"metrics.n_samples={n} must be a positive integer")
         if n < int(metrics_cfg.kid_subset_size):
-            raise BenchError(f"metrics.n_samples={n} is fewer than metrics.kid_subset_size={metrics_cfg.kid_subset_size}; KID needs at least that many samples")
+            raise BenchError(
+                f"metrics.n_samples={n} is fewer than metrics.kid_subset_size={metrics_cfg.kid_subset_size}; KID needs at least that many samples"
+            )
         if int(metrics_cfg.n_reference) <= 0:
             raise BenchError(f"metrics.n_reference={metrics_cfg.n_reference} must be a positive integer")
-        self.split = RealSplit.make(len(dataset.test_images), n_reference=int(metrics_cfg.n_reference), n_floor=n, seed=int(metrics_cfg.get("split_seed", 0)))
+        self.split = RealSplit.make(
+            len(dataset.test_images),
+            n_reference=int(metrics_cfg.n_reference),
+            n_floor=n,
+            seed=int(metrics_cfg.get("split_seed", 0)),
+        )
         test_feats, test_labels = self.test_features()
         self.reference = self._reference(test_feats, test_labels)
         self.floor_features = (test_feats[self.split.floor], test_labels[self.split.floor])
@@ -71,10 +80,17 @@ class Evaluator:
 
     @property
     def extractor_info(self) -> dict:
-        return {"name": self.extractor.name, "sha256": self.extractor.sha256, **{k: v for k, v in self.extractor.metadata.items() if k in ("test_accuracy", "feature_dim")}}
+        return {
+            "name": self.extractor.name,
+            "sha256": self.extractor.sha256,
+            **{k: v for k, v in self.extractor.metadata.items() if k in ("test_accuracy", "feature_dim")},
+        }
 
     def _cache_path(self, what: str) -> Path:
-        return self.cache_dir / f"{self.dataset.name}-{self.dataset.checksum[:16]}-{self.extractor.name}-{self.extractor.sha256[:16]}-{what}.pt"
+        return (
+            self.cache_dir
+            / f"{self.dataset.name}-{self.dataset.checksum[:16]}-{self.extractor.name}-{self.extractor.sha256[:16]}-{what}.pt"
+        )
 
     def _cached(self, what: str, compute):
         path = self._cache_path(what)
@@ -90,22 +106,38 @@ class Evaluator:
         return value
 
     def test_features(self) -> tuple[torch.Tensor, torch.Tensor]:
-        d = self._cached("test-features", lambda: dict(zip(("features", "labels"), self.extractor.extract(self.dataset.test_images))))
+        d = self._cached(
+            "test-features", lambda: dict(zip(("features", "labels"), self.extractor.extract(self.dataset.test_images)))
+        )
         return d["features"], d["labels"]
 
     def _reference(self, test_feats, test_labels) -> RealReference:
         key = hashlib.sha256(self.split.reference.numpy().tobytes()).hexdigest()[:12]
-        kw = dict(num_classes=self.dataset.num_classes, k_pr=int(self.cfg.k_precision_recall), k_dc=int(self.cfg.k_density_coverage))
+        kw = dict(
+            num_classes=self.dataset.num_classes,
+            k_pr=int(self.cfg.k_precision_recall),
+            k_dc=int(self.cfg.k_density_coverage),
+        )
         what = f"reference-{key}-k{kw['k_pr']}-{kw['k_dc']}"
-        state = self._cached(what, lambda: RealReference.from_features(test_feats[self.split.reference], test_labels[self.split.reference], **kw).to_dict())
+        state = self._cached(
+            what,
+            lambda: RealReference.from_features(
+                test_feats[self.split.reference], test_labels[self.split.reference], **kw
+            ).to_dict(),
+        )
         return RealReference.from_dict(state, source=str(self._cache_path(what)))
 
     def score_features(self, feats: torch.Tensor, labels: torch.Tensor, *, seed: int) -> dict:
         return score(
-            self.reference, feats, labels,
-            train_feats=self.train_features, train_nn=self.train_nn,
-            kid_subset_size=int(self.cfg.kid_subset_size), kid_subsets=int(self.cfg.kid_subsets),
-            bootstrap=int(self.cfg.bootstrap), seed=seed,
+            self.reference,
+            feats,
+            labels,
+            train_feats=self.train_features,
+            train_nn=self.train_nn,
+            kid_subset_size=int(self.cfg.kid_subset_size),
+            kid_subsets=int(self.cfg.kid_subsets),
+            bootstrap=int(self.cfg.bootstrap),
+            seed=seed,
         )
 
     def score_images(self, images: torch.Tensor, *, seed: int) -> dict:

@@ -50,7 +50,9 @@ def run(cfg: DictConfig) -> dict:
     data = build(cfg.data, exclude=("n_train",))
     n_train = check_positive("data.n_train", cfg.data.n_train)
     if n_train > len(data.train_images):
-        raise BenchError(f"data.n_train={n_train} exceeds the {len(data.train_images)} real training images of {data.name}")
+        raise BenchError(
+            f"data.n_train={n_train} exceeds the {len(data.train_images)} real training images of {data.name}"
+        )
     loop: Loop = build(cfg.loop)
     loop.check_sizes(n_initial=n_train, n_pool=len(data.train_images))
     initial_index = torch.randperm(len(data.train_images), generator=generator(cfg.seed, "initial"))[:n_train]
@@ -64,13 +66,20 @@ def run(cfg: DictConfig) -> dict:
         "git_commit": _git_commit(),
         "config": config,
         "dataset": {
-            "name": data.name, "source": data.source, "checksum": data.checksum, "image_shape": list(data.image_shape),
-            "n_train_pool": len(data.train_images), "n_test": len(data.test_images), "n_initial": n_train,
+            "name": data.name,
+            "source": data.source,
+            "checksum": data.checksum,
+            "image_shape": list(data.image_shape),
+            "n_train_pool": len(data.train_images),
+            "n_test": len(data.test_images),
+            "n_initial": n_train,
         },
         "feature_extractor": evaluator.extractor_info,
         "evaluation": {
-            "n_generated": int(cfg.metrics.n_samples), "n_reference": len(evaluator.split.reference),
-            "sample_mode": cfg.model.get("sample_mode"), "temperature": cfg.model.get("temperature"),
+            "n_generated": int(cfg.metrics.n_samples),
+            "n_reference": len(evaluator.split.reference),
+            "sample_mode": cfg.model.get("sample_mode"),
+            "temperature": cfg.model.get("temperature"),
             "real_class_shares": evaluator.real_class_shares,
         },
         "metric_info": METRIC_INFO,
@@ -83,7 +92,13 @@ def run(cfg: DictConfig) -> dict:
     if done:
         _write_views(folder.path, header, records, cfg)  # an interruption may have left them a generation behind
         log.info(f"resuming {folder.path} after generation {done[-1]}")
-    ctx = LoopContext(seed=int(cfg.seed), initial=initial, real_pool=data.train_images, initial_index=initial_index, synthetic=folder.load_samples)
+    ctx = LoopContext(
+        seed=int(cfg.seed),
+        initial=initial,
+        real_pool=data.train_images,
+        initial_index=initial_index,
+        synthetic=folder.load_samples,
+    )
 
     for t in range(len(done), loop.generations):
         train_set = loop.training_set(t, ctx)
@@ -108,7 +123,12 @@ def run(cfg: DictConfig) -> dict:
 
         record = {
             "generation": t,
-            "counts": {"real": train_set.n_real, "synthetic": train_set.n_synthetic, "total": len(train_set.images), "sampled": n_draw},
+            "counts": {
+                "real": train_set.n_real,
+                "synthetic": train_set.n_synthetic,
+                "total": len(train_set.images),
+                "sampled": n_draw,
+            },
             "training_set": train_set.sources,
             "warm_start": loop.warm_start and t > 0,
             "seconds": {"train": train_s, "sample": sample_s, "eval": eval_s},
@@ -169,7 +189,9 @@ def _check_same_config(previous: dict | None, config: dict, path: Path) -> None:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5
+        )
         return out.stdout.strip() or None
     except Exception:
         return None

@@ -44,5 +44,9 @@ def fit(model: L.LightningModule, images: torch.Tensor, *, trainer_cfg, seed: in
 
 def quiet_lightning() -> None:
     """Lightning's banners (GPU available, tips) say nothing about a run; keep the console for our summary."""
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "lightning.fabric.utilities.seed"):
+    for name in (
+        "lightning.pytorch.utilities.rank_zero",
+        "lightning.pytorch.accelerators.cuda",
+        "lightning.fabric.utilities.seed",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -23,7 +23,9 @@ class ImageDataset:
     def __post_init__(self):
         for split in ("train", "test"):
             x, y = getattr(self, f"{split}_images"), getattr(self, f"{split}_labels")
-            assert x.dtype == torch.uint8 and x.ndim == 4, f"{split} images must be uint8 NCHW, got {x.dtype} {tuple(x.shape)}"
+            assert x.dtype == torch.uint8 and x.ndim == 4, (
+                f"{split} images must be uint8 NCHW, got {x.dtype} {tuple(x.shape)}"
+            )
             assert y.shape == (x.shape[0],), f"{split} labels {tuple(y.shape)} do not match {x.shape[0]} images"
 
     @property

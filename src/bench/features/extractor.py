@@ -15,7 +15,17 @@ from bench.features.mnist_classifier import INPUT_SHAPE, MnistClassifier
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXTRACTORS = {"mnist_classifier": MnistClassifier}
-METADATA_KEYS = ("name", "sha256", "test_accuracy", "feature_dim", "train_command", "seed", "epochs", "torch_version", "trained_on")
+METADATA_KEYS = (
+    "name",
+    "sha256",
+    "test_accuracy",
+    "feature_dim",
+    "train_command",
+    "seed",
+    "epochs",
+    "torch_version",
+    "trained_on",
+)
 
 
 @dataclass(frozen=True)
@@ -66,15 +76,23 @@ class FeatureExtractor:
         if isinstance(images, np.ndarray):
             images = torch.from_numpy(images)
         if not isinstance(images, torch.Tensor):
-            raise BenchError(f"{self.name} needs a uint8 tensor of images (N, {', '.join(map(str, self.input_shape))}); got {type(images).__name__}")
+            raise BenchError(
+                f"{self.name} needs a uint8 tensor of images (N, {', '.join(map(str, self.input_shape))}); got {type(images).__name__}"
+            )
         if images.ndim != 4 or tuple(images.shape[1:]) != self.input_shape:
-            raise BenchError(f"{self.name} needs images of shape (N, {', '.join(map(str, self.input_shape))}); got {tuple(images.shape)}")
+            raise BenchError(
+                f"{self.name} needs images of shape (N, {', '.join(map(str, self.input_shape))}); got {tuple(images.shape)}"
+            )
         if images.dtype != torch.uint8:
-            raise BenchError(f"{self.name} needs uint8 images in [0, 255]; got dtype {str(images.dtype).removeprefix('torch.')} with shape {tuple(images.shape)}")
+            raise BenchError(
+                f"{self.name} needs uint8 images in [0, 255]; got dtype {str(images.dtype).removeprefix('torch.')} with shape {tuple(images.shape)}"
+            )
         return images.cpu()
 
 
-def load_extractor(name: str = "mnist_classifier", *, weights_path: str | Path | None = None, metadata_path: str | Path | None = None) -> FeatureExtractor:
+def load_extractor(
+    name: str = "mnist_classifier", *, weights_path: str | Path | None = None, metadata_path: str | Path | None = None
+) -> FeatureExtractor:
     """Load a shipped extractor; the weights file's sha256 must match its metadata JSON.
 
     `weights_path` / `metadata_path` default to `bench/assets/<name>.pt` / `<name>.json`; passing
@@ -89,15 +107,21 @@ def load_extractor(name: str = "mnist_classifier", *, weights_path: str | Path |
     try:
         raw = weights_path.read_bytes()
     except OSError as e:
-        raise BenchError(f"feature extractor weights {weights_path} cannot be read ({e.strerror or type(e).__name__}); reinstall bench") from None
+        raise BenchError(
+            f"feature extractor weights {weights_path} cannot be read ({e.strerror or type(e).__name__}); reinstall bench"
+        ) from None
     digest = hashlib.sha256(raw).hexdigest()
     if digest != meta["sha256"]:
-        raise BenchError(f"feature extractor weights {weights_path} have sha256 {digest[:16]}..., expected {meta['sha256'][:16]}... from {metadata_path.name}: the file is damaged or not the shipped one")
+        raise BenchError(
+            f"feature extractor weights {weights_path} have sha256 {digest[:16]}..., expected {meta['sha256'][:16]}... from {metadata_path.name}: the file is damaged or not the shipped one"
+        )
 
     try:
         state = torch.load(weights_path, map_location="cpu", weights_only=True)
     except Exception as e:  # damaged zip, pickle refused by weights_only, ...
-        raise BenchError(f"feature extractor weights {weights_path} cannot be loaded ({type(e).__name__}); reinstall bench") from None
+        raise BenchError(
+            f"feature extractor weights {weights_path} cannot be loaded ({type(e).__name__}); reinstall bench"
+        ) from None
     model = EXTRACTORS[name](feature_dim=int(meta["feature_dim"]))
     if not isinstance(state, dict):
         raise BenchError(f"feature extractor weights {weights_path} hold a {type(state).__name__}, not a state_dict")
@@ -105,7 +129,9 @@ def load_extractor(name: str = "mnist_classifier", *, weights_path: str | Path |
         model.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise BenchError(f"feature extractor weights {weights_path} do not fit {model.__class__.__name__} ({first})") from None
+        raise BenchError(
+            f"feature extractor weights {weights_path} do not fit {model.__class__.__name__} ({first})"
+        ) from None
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -124,9 +150,13 @@ def _read_metadata(path: Path, name: str) -> dict:
     try:
         meta = json.loads(path.read_text())
     except OSError as e:
-        raise BenchError(f"feature extractor metadata {path} cannot be read ({e.strerror or type(e).__name__}); reinstall bench") from None
+        raise BenchError(
+            f"feature extractor metadata {path} cannot be read ({e.strerror or type(e).__name__}); reinstall bench"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise BenchError(f"feature extractor metadata {path} is not valid JSON ({type(e).__name__}); reinstall bench") from None
+        raise BenchError(
+            f"feature extractor metadata {path} is not valid JSON ({type(e).__name__}); reinstall bench"
+        ) from None
     if not isinstance(meta, dict):
         raise BenchError(f"feature extractor metadata {path} is not a JSON object")
     missing = [k for k in METADATA_KEYS if k not in meta]

@@ -7,8 +7,8 @@ the MNIST train mean/std itself, so every caller feeds the same thing the networ
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081

@@ -21,7 +21,7 @@ class Accumulate(Loop):
         parts = [ctx.initial] + [ctx.synthetic(s)[: self.synthetic_size] for s in range(t)]
         is_real = torch.cat([torch.full((len(p),), i == 0) for i, p in enumerate(parts)])
         images = torch.cat(parts)
-        sources = f"D_0[{len(ctx.initial)}] + S_0..S_{t-1}[{self.synthetic_size} each]"
+        sources = f"D_0[{len(ctx.initial)}] + S_0..S_{t - 1}[{self.synthetic_size} each]"
         if self.budget is not None and self.budget < len(images):
             keep = torch.randperm(len(images), generator=ctx.generator(t, "accumulate_budget"))[: self.budget]
             images, is_real = images[keep], is_real[keep]

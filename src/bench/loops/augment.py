@@ -8,4 +8,4 @@ class Augment(Loop):
 
     def compose(self, t, ctx):
         s = ctx.synthetic(t - 1)[: self.synthetic_size]
-        return join(ctx.initial, [s], f"D_0[{len(ctx.initial)}] + S_{t-1}[{len(s)}]")
+        return join(ctx.initial, [s], f"D_0[{len(ctx.initial)}] + S_{t - 1}[{len(s)}]")

@@ -6,8 +6,8 @@ Sizes: n = |D_0| (data.n_train), m = loop.synthetic_size (the synthetic sample S
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -51,7 +51,9 @@ class LoopContext:
         outside = torch.ones(len(self.real_pool), dtype=torch.bool)
         outside[self.initial_index] = False
         candidates = outside.nonzero().squeeze(1)
-        order = candidates[torch.randperm(len(candidates), generator=seeded_generator(self.seed, "loop", "fresh_order"))]
+        order = candidates[
+            torch.randperm(len(candidates), generator=seeded_generator(self.seed, "loop", "fresh_order"))
+        ]
         start, stop = (t - 1) * size, t * size
         if stop > len(order):
             raise BenchError(

@@ -22,4 +22,4 @@ class Fresh(Loop):
     def compose(self, t, ctx):
         real = ctx.fresh_real(t, self.real_size)
         s = ctx.synthetic(t - 1)[: self.synthetic_size]
-        return join(real, [s], f"fresh[{len(real)}] + S_{t-1}[{len(s)}]")
+        return join(real, [s], f"fresh[{len(real)}] + S_{t - 1}[{len(s)}]")

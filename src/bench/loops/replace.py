@@ -8,4 +8,4 @@ class Replace(Loop):
 
     def compose(self, t, ctx):
         s = ctx.synthetic(t - 1)[: self.synthetic_size]
-        return join(None, [s], f"S_{t-1}[{len(s)}]")
+        return join(None, [s], f"S_{t - 1}[{len(s)}]")

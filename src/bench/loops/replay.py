@@ -31,4 +31,4 @@ class Replay(Loop):
         n_real, n_synth = self.counts(len(ctx.initial))
         real = ctx.subsample(ctx.initial, n_real, t, "replay_real")
         synth = ctx.synthetic(t - 1)[:n_synth]
-        return join(real, [synth], f"D_0[{n_real}] + S_{t-1}[{n_synth}]")
+        return join(real, [synth], f"D_0[{n_real}] + S_{t - 1}[{n_synth}]")

@@ -29,9 +29,7 @@ def as_features(x: Tensor, name: str, *, min_rows: int = 1) -> Tensor:
         raise BenchError(f"metrics: {name} features must have shape (N, D), got {tuple(x.shape)}")
     if x.shape[0] < min_rows:
         raise BenchError(f"metrics: {name} features need at least {min_rows} rows, got {x.shape[0]}")
-    if not x.is_floating_point():
-        x = x.float()
-    elif x.dtype not in (torch.float32, torch.float64):
+    if not x.is_floating_point() or x.dtype not in (torch.float32, torch.float64):
         x = x.float()
     x = x.detach().cpu().contiguous()
     if not bool(torch.isfinite(x).all()):

@@ -57,7 +57,11 @@ def bootstrap(
     g = torch.Generator().manual_seed(int(seed))
     values = torch.empty(n, dtype=torch.float64)
     for b in range(n):
-        r = real[torch.randint(0, real.shape[0], (real.shape[0],), generator=g)] if resample in ("real", "both") else real
+        r = (
+            real[torch.randint(0, real.shape[0], (real.shape[0],), generator=g)]
+            if resample in ("real", "both")
+            else real
+        )
         q = gen[torch.randint(0, gen.shape[0], (gen.shape[0],), generator=g)] if resample in ("gen", "both") else gen
         values[b] = float(fn(r, q))
     return percentile_interval(values, alpha)

@@ -55,8 +55,15 @@ def _standardise(train: Tensor, test: Tensor) -> tuple[Tensor, Tensor]:
 def _fit_logistic(x: Tensor, y: Tensor, l2: float, max_iter: int):
     w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, tolerance_grad=1e-9, tolerance_change=1e-12,
-                            history_size=20, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [w, b],
+        lr=1.0,
+        max_iter=max_iter,
+        tolerance_grad=1e-9,
+        tolerance_change=1e-12,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         opt.zero_grad()
@@ -113,7 +120,9 @@ def c2st(
         raise BenchError(f"metrics: c2st train_fraction must be in (0, 1), got {train_fraction}")
     n = min(real.shape[0], gen.shape[0])
     if n < 4:
-        raise BenchError(f"metrics: c2st needs at least 4 samples in each set, got {real.shape[0]} real and {gen.shape[0]} generated")
+        raise BenchError(
+            f"metrics: c2st needs at least 4 samples in each set, got {real.shape[0]} real and {gen.shape[0]} generated"
+        )
     g = torch.Generator().manual_seed(int(seed))
     real = real[torch.randperm(real.shape[0], generator=g)[:n]]
     gen = gen[torch.randperm(gen.shape[0], generator=g)[:n]]
@@ -124,7 +133,9 @@ def c2st(
     y_test = torch.cat([torch.zeros(n - n_train), torch.ones(n - n_train)]).double()
     x_train, x_test = _standardise(x_train, x_test)
     if classifier == "quadratic":
-        x_train, x_test = _standardise(torch.cat([x_train, x_train.square()], 1), torch.cat([x_test, x_test.square()], 1))
+        x_train, x_test = _standardise(
+            torch.cat([x_train, x_train.square()], 1), torch.cat([x_test, x_test.square()], 1)
+        )
     with torch.enable_grad():
         if classifier == "mlp":
             predict = _fit_mlp(x_train, y_train, l2, mlp_hidden, mlp_steps, g)

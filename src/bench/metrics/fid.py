@@ -48,7 +48,9 @@ def frechet_distance(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor) -
     """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^{1/2}) in float64, clamped at 0 (round-off can go slightly below)."""
     args = [t.double() for t in (mu1, sigma1, mu2, sigma2)]
     if args[0].shape != args[2].shape or args[1].shape != args[3].shape:
-        raise BenchError(f"metrics: FID moments have different shapes {tuple(args[1].shape)} and {tuple(args[3].shape)}")
+        raise BenchError(
+            f"metrics: FID moments have different shapes {tuple(args[1].shape)} and {tuple(args[3].shape)}"
+        )
     fn = _tm_compute_fid if _tm_compute_fid is not None else _compute_fid_fallback
     value = float(fn(*args))
     return max(value, 0.0)

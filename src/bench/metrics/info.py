@@ -8,9 +8,13 @@ Keys <metric>_ci_low / <metric>_ci_high inherit from <metric> (see `info_for`).
 
 from __future__ import annotations
 
-HEUSEL = "Heusel et al. 2017, GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium (NeurIPS)"
+HEUSEL = (
+    "Heusel et al. 2017, GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium (NeurIPS)"
+)
 BINKOWSKI = "Binkowski et al. 2018, Demystifying MMD GANs (ICLR)"
-KYNKAANNIEMI = "Kynkäänniemi et al. 2019, Improved Precision and Recall Metric for Assessing Generative Models (NeurIPS)"
+KYNKAANNIEMI = (
+    "Kynkäänniemi et al. 2019, Improved Precision and Recall Metric for Assessing Generative Models (NeurIPS)"
+)
 NAEEM = "Naeem et al. 2020, Reliable Fidelity and Diversity Metrics for Generative Models (ICML)"
 FRIEDMAN = "Friedman & Dieng 2023, The Vendi Score: A Diversity Evaluation Metric for Machine Learning (TMLR)"
 LOPEZ_PAZ = "Lopez-Paz & Oquab 2017, Revisiting Classifier Two-Sample Tests (ICLR)"
@@ -23,31 +27,65 @@ def _i(higher, definition, citation):
 
 
 METRIC_INFO: dict[str, dict] = {
-    "fid": _i(False, "Fréchet distance ||mu_r-mu_g||^2 + Tr(S_r+S_g-2(S_r S_g)^1/2) of Gaussian fits to the features; biased upward at small N, compare at equal n_gen", HEUSEL),
-    "kid_mean": _i(False, "mean over random subsets of the unbiased MMD^2 with kernel (x.y/D+1)^3; can be slightly negative", BINKOWSKI),
+    "fid": _i(
+        False,
+        "Fréchet distance ||mu_r-mu_g||^2 + Tr(S_r+S_g-2(S_r S_g)^1/2) of Gaussian fits to the features; biased upward at small N, compare at equal n_gen",
+        HEUSEL,
+    ),
+    "kid_mean": _i(
+        False,
+        "mean over random subsets of the unbiased MMD^2 with kernel (x.y/D+1)^3; can be slightly negative",
+        BINKOWSKI,
+    ),
     "kid_std": _i(None, "standard deviation of the per-subset MMD^2 values", BINKOWSKI),
-    "precision": _i(True, "share of generated samples inside the k_pr-NN ball of at least one real sample", KYNKAANNIEMI),
+    "precision": _i(
+        True, "share of generated samples inside the k_pr-NN ball of at least one real sample", KYNKAANNIEMI
+    ),
     "recall": _i(True, "share of real samples inside the k_pr-NN ball of at least one generated sample", KYNKAANNIEMI),
-    "density": _i(None, "mean number of real k_dc-NN balls holding a generated sample, divided by k_dc; ~1 when the distributions match, >1 when samples crowd dense real regions", NAEEM),
+    "density": _i(
+        None,
+        "mean number of real k_dc-NN balls holding a generated sample, divided by k_dc; ~1 when the distributions match, >1 when samples crowd dense real regions",
+        NAEEM,
+    ),
     "coverage": _i(True, "share of real samples whose k_dc-NN ball holds at least one generated sample", NAEEM),
-    "classes_covered": _i(True, "number of classes whose generated share is >= min_relative_share (0.1) times their real share", MODES),
+    "classes_covered": _i(
+        True, "number of classes whose generated share is >= min_relative_share (0.1) times their real share", MODES
+    ),
     "kl_gen_real": _i(False, "KL(p_gen || p_real) of the class histograms, nats", MODES),
     "tv": _i(False, "total variation 0.5 sum |p_gen - p_real| of the class histograms, in [0, 1]", MODES),
     "min_class_share": _i(True, "smallest generated class share (0 if a class is missing)", MODES),
     "class_shares": _i(None, "list of generated class shares, class 0 first", MODES),
-    "vendi": _i(True, "exp(entropy of the eigenvalues of K/n), K = cosine similarity of the generated features; effective number of distinct samples, compare with the real set's", FRIEDMAN),
-    "c2st_accuracy": _i(False, "held-out accuracy of a classifier trained to tell real from generated features; 0.5 = indistinguishable", LOPEZ_PAZ),
-    "c2st_p_value": _i(None, "exact one-sided binomial p-value of c2st_accuracy > 0.5; small = distinguishable", LOPEZ_PAZ),
+    "vendi": _i(
+        True,
+        "exp(entropy of the eigenvalues of K/n), K = cosine similarity of the generated features; effective number of distinct samples, compare with the real set's",
+        FRIEDMAN,
+    ),
+    "c2st_accuracy": _i(
+        False,
+        "held-out accuracy of a classifier trained to tell real from generated features; 0.5 = indistinguishable",
+        LOPEZ_PAZ,
+    ),
+    "c2st_p_value": _i(
+        None, "exact one-sided binomial p-value of c2st_accuracy > 0.5; small = distinguishable", LOPEZ_PAZ
+    ),
     "c2st_n_test": _i(None, "number of held-out samples behind c2st_accuracy", LOPEZ_PAZ),
-    "memorized_share": _i(False, "share of generated samples closer to their nearest training sample than that sample's nearest other training sample", ALAA),
+    "memorized_share": _i(
+        False,
+        "share of generated samples closer to their nearest training sample than that sample's nearest other training sample",
+        ALAA,
+    ),
     "authenticity": _i(True, "1 - memorized_share", ALAA),
     "n_gen": _i(None, "number of generated samples scored", ""),
     "n_real": _i(None, "number of real reference samples", ""),
     "n_train": _i(None, "number of training samples used for memorisation", ""),
 }
 for _stat in ("mean", "median", "p05", "p95"):
-    METRIC_INFO[f"nn_gen_train_{_stat}"] = _i(None, f"{_stat} of the distance from each generated sample to its nearest training sample", ALAA)
-    METRIC_INFO[f"nn_train_train_{_stat}"] = _i(None, f"{_stat} of the distance from each training sample to its nearest other training sample", ALAA)
+    METRIC_INFO[f"nn_gen_train_{_stat}"] = _i(
+        None, f"{_stat} of the distance from each generated sample to its nearest training sample", ALAA
+    )
+    METRIC_INFO[f"nn_train_train_{_stat}"] = _i(
+        None, f"{_stat} of the distance from each training sample to its nearest other training sample", ALAA
+    )
 
 
 def info_for(key: str) -> dict | None:

@@ -115,7 +115,9 @@ def kid_values(
         raise BenchError(f"metrics.kid_subsets must be an integer >= 1, got {subsets!r}")
     for n, what in ((gen.shape[0], "generated"), (real.shape[0], "real")):
         if n < subset_size:
-            raise BenchError(f"metrics.kid_subset_size={subset_size} needs at least {subset_size} {what} samples, got {n}")
+            raise BenchError(
+                f"metrics.kid_subset_size={subset_size} needs at least {subset_size} {what} samples, got {n}"
+            )
     if method not in ("auto", "subsets", "full"):
         raise BenchError(f"metrics: KID method must be one of auto, subsets, full; got {method!r}")
     gamma = 1.0 / real.shape[1] if gamma is None else float(gamma)
@@ -152,7 +154,16 @@ def kid(
     can be slightly negative when the sets match (the estimator is unbiased).
     """
     values = kid_values(
-        real, gen, subset_size=subset_size, subsets=subsets, degree=degree, gamma=gamma, coef=coef,
-        generator=generator, seed=seed, method=method, chunk_size=chunk_size,
+        real,
+        gen,
+        subset_size=subset_size,
+        subsets=subsets,
+        degree=degree,
+        gamma=gamma,
+        coef=coef,
+        generator=generator,
+        seed=seed,
+        method=method,
+        chunk_size=chunk_size,
     )
     return float(values.mean()), float(values.std(unbiased=False))

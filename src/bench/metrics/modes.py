@@ -63,7 +63,7 @@ def mode_stats_from_counts(gen_counts: Tensor, real_counts: Tensor, *, min_relat
 
 def mode_stats(gen_labels: Tensor, real_labels: Tensor, num_classes: int, *, min_relative_share: float = 0.1) -> dict:
     """classes_covered, kl_gen_real, tv, min_class_share, class_shares; see module docstring."""
-    if not (0.0 <= float(min_relative_share)):
+    if not (float(min_relative_share) >= 0.0):
         raise BenchError(f"metrics: min_relative_share must be >= 0, got {min_relative_share}")
     return mode_stats_from_counts(
         class_counts(gen_labels, num_classes, "generated labels"),

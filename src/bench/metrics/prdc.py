@@ -116,8 +116,14 @@ def _prdc(
             radii[name] = (computed[k] if given is None else given).to(real.dtype)
     gen_radii = knn_radii(gen, [k_pr], chunk_size=chunk_size)[k_pr] if k_pr is not None else None
     return _pass(
-        real, gen, real_radii_pr=radii.get("real_radii_pr"), gen_radii_pr=gen_radii,
-        real_radii_dc=radii.get("real_radii_dc"), k_dc=k_dc, strict=strict, chunk_size=chunk_size,
+        real,
+        gen,
+        real_radii_pr=radii.get("real_radii_pr"),
+        gen_radii_pr=gen_radii,
+        real_radii_dc=radii.get("real_radii_dc"),
+        k_dc=k_dc,
+        strict=strict,
+        chunk_size=chunk_size,
     )
 
 
@@ -137,8 +143,16 @@ def prdc(
     `real_radii_pr` / `real_radii_dc`: precomputed k-NN radii of `real` (e.g.
     from `RealReference`), skipping the O(N^2) radius computation.
     """
-    return _prdc(real, gen, k_pr=k_pr, k_dc=k_dc, strict=strict, chunk_size=chunk_size,
-                 real_radii_pr=real_radii_pr, real_radii_dc=real_radii_dc)
+    return _prdc(
+        real,
+        gen,
+        k_pr=k_pr,
+        k_dc=k_dc,
+        strict=strict,
+        chunk_size=chunk_size,
+        real_radii_pr=real_radii_pr,
+        real_radii_dc=real_radii_dc,
+    )
 
 
 def precision_recall(
@@ -151,8 +165,9 @@ def precision_recall(
     real_radii: Tensor | None = None,
 ) -> dict[str, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019) with k-NN balls; see module docstring."""
-    return _prdc(real, gen, k_pr=k, k_dc=None, strict=strict, chunk_size=chunk_size,
-                 real_radii_pr=real_radii, real_radii_dc=None)
+    return _prdc(
+        real, gen, k_pr=k, k_dc=None, strict=strict, chunk_size=chunk_size, real_radii_pr=real_radii, real_radii_dc=None
+    )
 
 
 def density_coverage(
@@ -165,5 +180,6 @@ def density_coverage(
     real_radii: Tensor | None = None,
 ) -> dict[str, float]:
     """Density and coverage (Naeem et al. 2020) with real k-NN balls; see module docstring."""
-    return _prdc(real, gen, k_pr=None, k_dc=k, strict=strict, chunk_size=chunk_size,
-                 real_radii_pr=None, real_radii_dc=real_radii)
+    return _prdc(
+        real, gen, k_pr=None, k_dc=k, strict=strict, chunk_size=chunk_size, real_radii_pr=None, real_radii_dc=real_radii
+    )

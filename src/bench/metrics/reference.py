@@ -1,8 +1,8 @@
 """The real reference set with its statistics computed once, and `score`, the full metric suite.
 
-    ref = RealReference.from_features(feats, labels, num_classes=10)   # once per run
-    ref.save("ref.pt"); ref = RealReference.load("ref.pt")             # plain tensors, weights_only
-    row = score(ref, gen_feats, gen_labels, train_feats=train_feats)   # per generation
+ref = RealReference.from_features(feats, labels, num_classes=10)   # once per run
+ref.save("ref.pt"); ref = RealReference.load("ref.pt")             # plain tensors, weights_only
+row = score(ref, gen_feats, gen_labels, train_feats=train_feats)   # per generation
 """
 
 from __future__ import annotations
@@ -33,8 +33,18 @@ _VERSION = 1
 # kernel subsets per replicate is too slow), c2st_* (a classifier fit per
 # replicate; the p-value is its uncertainty statement), nn_* distance summaries.
 BOOTSTRAP_KEYS = (
-    "fid", "precision", "recall", "density", "coverage", "vendi",
-    "classes_covered", "kl_gen_real", "tv", "min_class_share", "memorized_share", "authenticity",
+    "fid",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "vendi",
+    "classes_covered",
+    "kl_gen_real",
+    "tv",
+    "min_class_share",
+    "memorized_share",
+    "authenticity",
 )
 
 
@@ -63,7 +73,7 @@ class RealReference:
         k_pr: int = 3,
         k_dc: int = 5,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-    ) -> "RealReference":
+    ) -> RealReference:
         feats = as_features(features, "real reference", min_rows=max(k_pr, k_dc) + 1)
         check_chunk_size(chunk_size)
         for name, k in (("k_pr", k_pr), ("k_dc", k_dc)):
@@ -79,8 +89,18 @@ class RealReference:
             labels = torch.as_tensor(labels).detach().cpu().reshape(-1).long()
             if labels.shape[0] != feats.shape[0]:
                 raise BenchError(f"metrics: {labels.shape[0]} real labels for {feats.shape[0]} real feature rows")
-        return cls(feats, mean, cov, k_pr, k_dc, radii[k_pr], radii[k_dc], labels,
-                   num_classes if labels is not None else None, counts)
+        return cls(
+            feats,
+            mean,
+            cov,
+            k_pr,
+            k_dc,
+            radii[k_pr],
+            radii[k_dc],
+            labels,
+            num_classes if labels is not None else None,
+            counts,
+        )
 
     @property
     def n(self) -> int:
@@ -93,28 +113,49 @@ class RealReference:
     def to_dict(self) -> dict:
         """Plain tensors / ints / strings only, loadable with torch.load(weights_only=True)."""
         d = {
-            "format": _FORMAT, "version": _VERSION,
-            "features": self.features, "mean": self.mean, "cov": self.cov,
-            "k_pr": self.k_pr, "k_dc": self.k_dc, "radii_pr": self.radii_pr, "radii_dc": self.radii_dc,
+            "format": _FORMAT,
+            "version": _VERSION,
+            "features": self.features,
+            "mean": self.mean,
+            "cov": self.cov,
+            "k_pr": self.k_pr,
+            "k_dc": self.k_dc,
+            "radii_pr": self.radii_pr,
+            "radii_dc": self.radii_dc,
         }
         if self.labels is not None:
             d.update(labels=self.labels, num_classes=self.num_classes, class_counts=self.class_counts)
         return d
 
     @classmethod
-    def from_dict(cls, d: dict, *, source: str = "dict") -> "RealReference":
+    def from_dict(cls, d: dict, *, source: str = "dict") -> RealReference:
         if not isinstance(d, dict) or d.get("format") != _FORMAT:
             raise BenchError(f"metrics: {source} is not a saved RealReference")
         if d.get("version") != _VERSION:
             raise BenchError(f"metrics: {source} has RealReference version {d.get('version')!r}, expected {_VERSION}")
         try:
-            ref = cls(d["features"], d["mean"], d["cov"], int(d["k_pr"]), int(d["k_dc"]), d["radii_pr"], d["radii_dc"],
-                      d.get("labels"), d.get("num_classes"), d.get("class_counts"))
+            ref = cls(
+                d["features"],
+                d["mean"],
+                d["cov"],
+                int(d["k_pr"]),
+                int(d["k_dc"]),
+                d["radii_pr"],
+                d["radii_dc"],
+                d.get("labels"),
+                d.get("num_classes"),
+                d.get("class_counts"),
+            )
         except KeyError as e:
             raise BenchError(f"metrics: {source} lacks the RealReference field {e.args[0]!r}") from None
         n, dim = ref.features.shape
-        if ref.mean.shape != (dim,) or ref.cov.shape != (dim, dim) or ref.radii_pr.shape != (n,) \
-                or ref.radii_dc.shape != (n,) or (ref.labels is not None and ref.labels.shape != (n,)):
+        if (
+            ref.mean.shape != (dim,)
+            or ref.cov.shape != (dim, dim)
+            or ref.radii_pr.shape != (n,)
+            or ref.radii_dc.shape != (n,)
+            or (ref.labels is not None and ref.labels.shape != (n,))
+        ):
             raise BenchError(f"metrics: {source} holds a RealReference with inconsistent shapes")
         return ref
 
@@ -122,7 +163,7 @@ class RealReference:
         torch.save(self.to_dict(), path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "RealReference":
+    def load(cls, path: str | os.PathLike) -> RealReference:
         try:
             d = torch.load(path, map_location="cpu", weights_only=True)
         except FileNotFoundError:
@@ -132,13 +173,31 @@ class RealReference:
         return cls.from_dict(d, source=os.fspath(path))
 
 
-def _cheap_suite(ref: RealReference, gen: Tensor, gen_counts: Tensor | None, train: Tensor | None,
-                 train_nn: Tensor | None, strict: bool, min_relative_share: float, chunk_size: int) -> dict:
+def _cheap_suite(
+    ref: RealReference,
+    gen: Tensor,
+    gen_counts: Tensor | None,
+    train: Tensor | None,
+    train_nn: Tensor | None,
+    strict: bool,
+    min_relative_share: float,
+    chunk_size: int,
+) -> dict:
     """The metrics that are also bootstrapped: FID, PRDC, Vendi, class statistics, memorisation."""
     mu_g, cov_g = gaussian_moments(gen)
     out: dict = {"fid": frechet_distance(ref.mean, ref.cov, mu_g, cov_g)}
-    out.update(prdc(ref.features, gen, k_pr=ref.k_pr, k_dc=ref.k_dc, strict=strict, chunk_size=chunk_size,
-                    real_radii_pr=ref.radii_pr, real_radii_dc=ref.radii_dc))
+    out.update(
+        prdc(
+            ref.features,
+            gen,
+            k_pr=ref.k_pr,
+            k_dc=ref.k_dc,
+            strict=strict,
+            chunk_size=chunk_size,
+            real_radii_pr=ref.radii_pr,
+            real_radii_dc=ref.radii_dc,
+        )
+    )
     out["vendi"] = vendi(gen)
     if gen_counts is not None:
         out.update(mode_stats_from_counts(gen_counts, ref.class_counts, min_relative_share=min_relative_share))
@@ -182,7 +241,9 @@ def score(
     if gen_labels is not None and reference.class_counts is not None:
         gen_labels = torch.as_tensor(gen_labels).detach().cpu().reshape(-1)
         if gen_labels.shape[0] != gen.shape[0]:
-            raise BenchError(f"metrics: {gen_labels.shape[0]} generated labels for {gen.shape[0]} generated feature rows")
+            raise BenchError(
+                f"metrics: {gen_labels.shape[0]} generated labels for {gen.shape[0]} generated feature rows"
+            )
         gen_counts = class_counts(gen_labels, reference.num_classes, "generated labels")
     train = None
     if train_feats is not None:
@@ -193,8 +254,9 @@ def score(
 
     out: dict = {}
     out.update(_cheap_suite(reference, gen, gen_counts, train, train_nn, strict, min_relative_share, chunk_size))
-    out["kid_mean"], out["kid_std"] = kid(reference.features, gen, subset_size=kid_subset_size, subsets=kid_subsets,
-                                          seed=seed)
+    out["kid_mean"], out["kid_std"] = kid(
+        reference.features, gen, subset_size=kid_subset_size, subsets=kid_subsets, seed=seed
+    )
     c = c2st(reference.features, gen, seed=seed, classifier=c2st_classifier)
     out.update(c2st_accuracy=c["accuracy"], c2st_p_value=c["p_value"], c2st_n_test=c["n_test"])
     out.update(n_gen=int(gen.shape[0]), n_real=reference.n)
@@ -208,8 +270,11 @@ def score(
         gen_label_long = gen_labels.long() if gen_counts is not None else None
         for b in range(bootstrap):
             idx = torch.randint(0, gen.shape[0], (gen.shape[0],), generator=g)
-            counts = (torch.bincount(gen_label_long[idx], minlength=reference.num_classes)
-                      if gen_label_long is not None else None)
+            counts = (
+                torch.bincount(gen_label_long[idx], minlength=reference.num_classes)
+                if gen_label_long is not None
+                else None
+            )
             rep = _cheap_suite(reference, gen[idx], counts, train, train_nn, strict, min_relative_share, chunk_size)
             for k in keys:
                 reps[k][b] = rep[k]

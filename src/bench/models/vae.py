@@ -52,16 +52,23 @@ class VAE(L.LightningModule):
         self.h4, self.w4 = math.ceil(h / 4), math.ceil(w / 4)
         self.pad = (0, self.w4 * 4 - w, 0, self.h4 * 4 - h)
         self.encoder = nn.Sequential(
-            nn.Conv2d(c, c1, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(c2 * self.h4 * self.w4, hidden_dim), nn.LeakyReLU(0.2),
+            nn.Conv2d(c, c1, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(c1, c2, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(c2 * self.h4 * self.w4, hidden_dim),
+            nn.LeakyReLU(0.2),
             nn.Linear(hidden_dim, 2 * latent_dim),
         )
         self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, hidden_dim), nn.LeakyReLU(0.2),
-            nn.Linear(hidden_dim, c2 * self.h4 * self.w4), nn.LeakyReLU(0.2),
+            nn.Linear(latent_dim, hidden_dim),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden_dim, c2 * self.h4 * self.w4),
+            nn.LeakyReLU(0.2),
             nn.Unflatten(1, (c2, self.h4, self.w4)),
-            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
             nn.ConvTranspose2d(c1, c, 4, stride=2, padding=1),
         )
 
@@ -74,7 +81,9 @@ class VAE(L.LightningModule):
         _, h, w = self.hparams.image_shape
         return self.decoder(z)[..., :h, :w]
 
-    def losses(self, images_uint8: torch.Tensor, *, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def losses(
+        self, images_uint8: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-image reconstruction NLL and KL(q(z|x) || N(0, I)), both in nats."""
         x = images_uint8.float() / 255.0
         mu, logvar = self.encode(x)
@@ -94,7 +103,9 @@ class VAE(L.LightningModule):
         recon, kl = self.losses(images)
         beta = self.kl_weight()
         loss = (recon + beta * kl).mean()
-        self.log_dict({"recon": recon.mean(), "kl": kl.mean(), "beta": beta}, prog_bar=True, on_step=False, on_epoch=True)
+        self.log_dict(
+            {"recon": recon.mean(), "kl": kl.mean(), "beta": beta}, prog_bar=True, on_step=False, on_epoch=True
+        )
         return loss
 
     def configure_optimizers(self):
@@ -138,4 +149,10 @@ class VAE(L.LightningModule):
                 f"posterior collapse: latent KL {kl:.3f} nats < {POSTERIOR_COLLAPSE_NATS} — the VAE ignores its latent; "
                 "this generation's scores reflect a training failure, not model collapse"
             )
-        return {"latent_kl_nats": kl, "recon_nats": recon, "neg_elbo_nats": kl + recon, "posterior_collapse": kl < POSTERIOR_COLLAPSE_NATS, "warnings": warnings}
+        return {
+            "latent_kl_nats": kl,
+            "recon_nats": recon,
+            "neg_elbo_nats": kl + recon,
+            "posterior_collapse": kl < POSTERIOR_COLLAPSE_NATS,
+            "warnings": warnings,
+        }

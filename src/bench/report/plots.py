@@ -8,9 +8,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # no display here, and none needed
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from bench.report.atomic import write_bytes  # noqa: E402
+from bench.report.atomic import write_bytes
 
 PANELS = [
     ("fid", "FID (lower is better)"),

@@ -11,7 +11,18 @@ from bench.report.atomic import write_json, write_text
 
 SCHEMA_VERSION = 1
 # scalar metric keys, in the order the CSV and the console show them
-LEAD_METRICS = ["fid", "kid_mean", "precision", "recall", "density", "coverage", "classes_covered", "kl_gen_real", "tv", "min_class_share"]
+LEAD_METRICS = [
+    "fid",
+    "kid_mean",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "classes_covered",
+    "kl_gen_real",
+    "tv",
+    "min_class_share",
+]
 
 
 def read_json(path: Path) -> dict | None:
@@ -20,7 +31,12 @@ def read_json(path: Path) -> dict | None:
 
 
 def write_results(path: Path, header: dict, records: list[dict], *, finished: bool) -> dict:
-    doc = {"schema_version": SCHEMA_VERSION, **header, "status": "finished" if finished else "running", "generations": records}
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        **header,
+        "status": "finished" if finished else "running",
+        "generations": records,
+    }
     write_json(path, doc)
     return doc
 

@@ -32,7 +32,11 @@ class RunFolder:
 
     def finished(self) -> list[int]:
         """Generations 0..k-1 that are complete, in order; anything after a gap is an error, not silently redone."""
-        done = sorted(int(m.group(1)) for p in self.path.iterdir() if (m := GEN_RE.match(p.name)) and (p / "record.json").is_file())
+        done = sorted(
+            int(m.group(1))
+            for p in self.path.iterdir()
+            if (m := GEN_RE.match(p.name)) and (p / "record.json").is_file()
+        )
         if done != list(range(len(done))):
             missing = next(t for t in range(len(done) + 1) if t not in done)
             raise BenchError(
@@ -73,7 +77,9 @@ class RunFolder:
         try:
             return torch.from_numpy(np.load(path, allow_pickle=False))
         except Exception as e:
-            raise BenchError(f"samples {path} cannot be read ({type(e).__name__}); delete {self.gen_dir(t).name} and later generations to redo them") from None
+            raise BenchError(
+                f"samples {path} cannot be read ({type(e).__name__}); delete {self.gen_dir(t).name} and later generations to redo them"
+            ) from None
 
     def load_state_dict(self, t: int) -> dict:
         path = self.gen_dir(t) / "model.pt"
@@ -85,7 +91,9 @@ def load_checkpoint(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise BenchError(f"corrupt checkpoint {path} ({type(e).__name__}); delete its generation folder to retrain it") from None
+        raise BenchError(
+            f"corrupt checkpoint {path} ({type(e).__name__}); delete its generation folder to retrain it"
+        ) from None
     if not isinstance(state, dict):
         raise BenchError(f"corrupt checkpoint {path}: expected a state_dict, found {type(state).__name__}")
     return state
