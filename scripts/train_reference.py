@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             total += float(loss.detach()) * len(idx)
         test_acc = accuracy(model, data.test_images, data.test_labels)
         print(
-            f"epoch {epoch + 1}/{args.epochs}  loss {total / len(x_train):.4f}  test acc {test_acc:.4f}  {time.perf_counter() - start:.0f}s",
+            f"epoch {epoch + 1}/{args.epochs}  loss {total / len(x_train):.4f}  test acc {test_acc:.4f}  "
+            f"{time.perf_counter() - start:.0f}s",
             flush=True,
         )
     train_seconds = time.perf_counter() - start
@@ -125,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         "test_accuracy": round(test_acc, 4),
         "feature_dim": FEATURE_DIM,
         "num_classes": 10,
-        "architecture": "MnistClassifier: conv5x5/2(32)-BN-ReLU, conv3x3/2(64)-BN-ReLU, fc128-ReLU (features), dropout, fc10",
+        "architecture": (
+            "MnistClassifier: conv5x5/2(32)-BN-ReLU, conv3x3/2(64)-BN-ReLU, fc128-ReLU (features), dropout, fc10"
+        ),
         "input": "uint8 (N, 1, 28, 28); scaled to [0, 1] and normalised inside the model",
         "train_command": command,
         "seed": args.seed,
@@ -141,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     (args.out / f"{NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(
-        f"wrote {args.out / f'{NAME}.pt'} ({len(weights)} bytes, sha256 {meta['sha256']}), test accuracy {test_acc:.4f}, {train_seconds:.0f}s"
+        f"wrote {args.out / f'{NAME}.pt'} ({len(weights)} bytes, sha256 {meta['sha256']}), "
+        f"test accuracy {test_acc:.4f}, {train_seconds:.0f}s"
     )
     return 0
 

@@ -69,9 +69,9 @@ def test_damaged_torchvision_file_is_a_clear_error(torchvision_root, tmp_path):
 
 
 def test_missing_sources_are_clear_errors(tmp_path, monkeypatch):
-    with pytest.raises(BenchError, match="no MNIST idx files under data.root"):
+    with pytest.raises(BenchError, match=r"no MNIST idx files under data\.root"):
         load_mnist(source="torchvision", root=str(tmp_path))
-    with pytest.raises(BenchError, match="data.source='web' is not known"):
+    with pytest.raises(BenchError, match=r"data\.source='web' is not known"):
         load_mnist(source="web")
     monkeypatch.setattr(mnist_module, "pureml_store_path", lambda: tmp_path / "missing.zarr.zip")
     with pytest.raises(BenchError, match="bundled MNIST store is missing"):

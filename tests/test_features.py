@@ -91,8 +91,8 @@ def test_extract_all_and_numpy_input(extractor, mnist):
 
 
 def test_empty_batch(extractor):
-    f, l = extractor.extract(torch.zeros(0, 1, 28, 28, dtype=torch.uint8))
-    assert f.shape == (0, 128) and l.shape == (0,)
+    f, labels = extractor.extract(torch.zeros(0, 1, 28, 28, dtype=torch.uint8))
+    assert f.shape == (0, 128) and labels.shape == (0,)
 
 
 @pytest.mark.parametrize(
@@ -172,13 +172,13 @@ def test_wrong_state_dict_raises(tmp_path):
 
 
 def test_missing_files_raise(tmp_path):
-    with pytest.raises(BenchError, match="nope.pt cannot be read"):
+    with pytest.raises(BenchError, match=r"nope\.pt cannot be read"):
         load_extractor(weights_path=tmp_path / "nope.pt")
-    with pytest.raises(BenchError, match="nope.json cannot be read"):
+    with pytest.raises(BenchError, match=r"nope\.json cannot be read"):
         load_extractor(metadata_path=tmp_path / "nope.json")
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    with pytest.raises(BenchError, match="broken.json is not valid JSON"):
+    with pytest.raises(BenchError, match=r"broken\.json is not valid JSON"):
         load_extractor(metadata_path=broken)
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps({"name": "mnist_classifier"}))

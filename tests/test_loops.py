@@ -19,7 +19,8 @@ def make_loop(kind: str, *overrides: str):
 
 
 def make_context():
-    # pixel value encodes provenance: real pool images are 0..POOL-1 (mod 256 in one pixel, index in another), synthetic are 255
+    # pixel value encodes provenance: real pool images are 0..POOL-1 (mod 256 in one pixel,
+    # index in another), synthetic are 255
     pool = torch.zeros(POOL, 1, 2, 2, dtype=torch.uint8)
     pool[:, 0, 0, 0] = torch.arange(POOL) % 200
     pool[:, 0, 0, 1] = torch.arange(POOL) // 200
@@ -114,7 +115,7 @@ def test_bad_loop_settings_name_the_value(kind, override, message):
 
 
 def test_sizes_that_cannot_work_fail_before_training():
-    with pytest.raises(BenchError, match="loop.synthetic_size=10 is too small"):
+    with pytest.raises(BenchError, match=r"loop\.synthetic_size=10 is too small"):
         make_loop("replay", "loop.real_fraction=0.5", "loop.synthetic_size=10").check_sizes(n_initial=N, n_pool=POOL)
     with pytest.raises(BenchError, match="needs 2000 unseen real images"):
         make_loop("fresh", "loop.real_size=400", "loop.generations=6").check_sizes(n_initial=N, n_pool=POOL)

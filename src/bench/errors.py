@@ -1,4 +1,7 @@
-"""The one error type users see (a one-line message naming the bad value and what is allowed), and the checks that raise it."""
+"""The one error type users see, and the checks that raise it.
+
+A BenchError is one line naming the bad value and what is allowed.
+"""
 
 
 class BenchError(Exception):

@@ -77,7 +77,8 @@ def to_nchw(array: np.ndarray, image_shape: tuple[int, int, int], where: str) ->
     c, h, w = image_shape
     if array.dtype != np.uint8:
         raise BenchError(
-            f"{where} has dtype {array.dtype}; images must be uint8 in 0..255 (convert with (x * 255).round().astype('uint8'))"
+            f"{where} has dtype {array.dtype}; images must be uint8 in 0..255 "
+            "(convert with (x * 255).round().astype('uint8'))"
         )
     if array.ndim == 3 and c == 1 and array.shape[1:] == (h, w):
         array = array[:, None]

@@ -34,7 +34,8 @@ class RealSplit:
         # a random subset, never the first or second half: MNIST's test halves come from different writers
         if n_reference + n_floor > n_test:
             raise BenchError(
-                f"metrics.n_reference={n_reference} + metrics.n_samples={n_floor} exceeds the {n_test} real test images; "
+                f"metrics.n_reference={n_reference} + metrics.n_samples={n_floor} "
+                f"exceeds the {n_test} real test images; "
                 "the reference and the held-out floor set must be disjoint"
             )
         order = torch.randperm(n_test, generator=seeded_generator(seed, "test_split"))
@@ -56,7 +57,8 @@ class Evaluator:
             raise BenchError(f"metrics.n_samples={n} must be a positive integer")
         if n < int(metrics_cfg.kid_subset_size):
             raise BenchError(
-                f"metrics.n_samples={n} is fewer than metrics.kid_subset_size={metrics_cfg.kid_subset_size}; KID needs at least that many samples"
+                f"metrics.n_samples={n} is fewer than metrics.kid_subset_size={metrics_cfg.kid_subset_size}; "
+                "KID needs at least that many samples"
             )
         if int(metrics_cfg.n_reference) <= 0:
             raise BenchError(f"metrics.n_reference={metrics_cfg.n_reference} must be a positive integer")
@@ -87,10 +89,9 @@ class Evaluator:
         }
 
     def _cache_path(self, what: str) -> Path:
-        return (
-            self.cache_dir
-            / f"{self.dataset.name}-{self.dataset.checksum[:16]}-{self.extractor.name}-{self.extractor.sha256[:16]}-{what}.pt"
-        )
+        data = f"{self.dataset.name}-{self.dataset.checksum[:16]}"
+        extractor = f"{self.extractor.name}-{self.extractor.sha256[:16]}"
+        return self.cache_dir / f"{data}-{extractor}-{what}.pt"
 
     def _cached(self, what: str, compute):
         path = self._cache_path(what)
@@ -107,7 +108,8 @@ class Evaluator:
 
     def test_features(self) -> tuple[torch.Tensor, torch.Tensor]:
         d = self._cached(
-            "test-features", lambda: dict(zip(("features", "labels"), self.extractor.extract(self.dataset.test_images)))
+            "test-features",
+            lambda: dict(zip(("features", "labels"), self.extractor.extract(self.dataset.test_images), strict=True)),
         )
         return d["features"], d["labels"]
 

@@ -97,7 +97,8 @@ def _read_torchvision(root: str | None) -> dict[str, np.ndarray]:
     folder = _torchvision_dir(root) if root else None
     if folder is None:
         raise BenchError(
-            f"data.source=torchvision but no MNIST idx files under data.root={root!r} (expected MNIST/raw/{TORCHVISION_FILES['train_images']})"
+            f"data.source=torchvision but no MNIST idx files under data.root={root!r} "
+            f"(expected MNIST/raw/{TORCHVISION_FILES['train_images']})"
         )
     return {key: _read_idx(folder, name) for key, name in TORCHVISION_FILES.items()}
 

@@ -77,15 +77,18 @@ class FeatureExtractor:
             images = torch.from_numpy(images)
         if not isinstance(images, torch.Tensor):
             raise BenchError(
-                f"{self.name} needs a uint8 tensor of images (N, {', '.join(map(str, self.input_shape))}); got {type(images).__name__}"
+                f"{self.name} needs a uint8 tensor of images (N, {', '.join(map(str, self.input_shape))}); "
+                f"got {type(images).__name__}"
             )
         if images.ndim != 4 or tuple(images.shape[1:]) != self.input_shape:
             raise BenchError(
-                f"{self.name} needs images of shape (N, {', '.join(map(str, self.input_shape))}); got {tuple(images.shape)}"
+                f"{self.name} needs images of shape (N, {', '.join(map(str, self.input_shape))}); "
+                f"got {tuple(images.shape)}"
             )
         if images.dtype != torch.uint8:
             raise BenchError(
-                f"{self.name} needs uint8 images in [0, 255]; got dtype {str(images.dtype).removeprefix('torch.')} with shape {tuple(images.shape)}"
+                f"{self.name} needs uint8 images in [0, 255]; "
+                f"got dtype {str(images.dtype).removeprefix('torch.')} with shape {tuple(images.shape)}"
             )
         return images.cpu()
 
@@ -108,12 +111,14 @@ def load_extractor(
         raw = weights_path.read_bytes()
     except OSError as e:
         raise BenchError(
-            f"feature extractor weights {weights_path} cannot be read ({e.strerror or type(e).__name__}); reinstall bench"
+            f"feature extractor weights {weights_path} cannot be read ({e.strerror or type(e).__name__}); "
+            "reinstall bench"
         ) from None
     digest = hashlib.sha256(raw).hexdigest()
     if digest != meta["sha256"]:
         raise BenchError(
-            f"feature extractor weights {weights_path} have sha256 {digest[:16]}..., expected {meta['sha256'][:16]}... from {metadata_path.name}: the file is damaged or not the shipped one"
+            f"feature extractor weights {weights_path} have sha256 {digest[:16]}..., "
+            f"expected {meta['sha256'][:16]}... from {metadata_path.name}: the file is damaged or not the shipped one"
         )
 
     try:

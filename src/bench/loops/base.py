@@ -57,7 +57,8 @@ class LoopContext:
         start, stop = (t - 1) * size, t * size
         if stop > len(order):
             raise BenchError(
-                f"fresh real data runs out at generation {t}: {stop} unseen images needed, {len(order)} in the pool outside D_0; "
+                f"fresh real data runs out at generation {t}: {stop} unseen images needed, "
+                f"{len(order)} in the pool outside D_0; "
                 "lower loop.real_size or loop.generations"
             )
         return self.real_pool[order[start:stop]]

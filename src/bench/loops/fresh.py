@@ -15,7 +15,8 @@ class Fresh(Loop):
         needed = self.real_size * (self.generations - 1)
         if needed > n_pool - n_initial:
             raise BenchError(
-                f"loop=fresh needs {needed} unseen real images (loop.real_size={self.real_size} x {self.generations - 1} generations) "
+                f"loop=fresh needs {needed} unseen real images "
+                f"(loop.real_size={self.real_size} x {self.generations - 1} generations) "
                 f"but only {n_pool - n_initial} are outside D_0"
             )
 

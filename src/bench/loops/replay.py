@@ -23,7 +23,8 @@ class Replay(Loop):
         _, n_synth = self.counts(n_initial)
         if n_synth > self.synthetic_size:
             raise BenchError(
-                f"loop.synthetic_size={self.synthetic_size} is too small: replay with real_fraction={self.real_fraction} "
+                f"loop.synthetic_size={self.synthetic_size} is too small: "
+                f"replay with real_fraction={self.real_fraction} "
                 f"needs {n_synth} synthetic images per generation"
             )
 

@@ -126,7 +126,7 @@ def c2st(
     g = torch.Generator().manual_seed(int(seed))
     real = real[torch.randperm(real.shape[0], generator=g)[:n]]
     gen = gen[torch.randperm(gen.shape[0], generator=g)[:n]]
-    n_train = min(max(int(round(train_fraction * n)), 2), n - 1)
+    n_train = min(max(round(train_fraction * n), 2), n - 1)
     x_train = torch.cat([real[:n_train], gen[:n_train]])
     x_test = torch.cat([real[n_train:], gen[n_train:]])
     y_train = torch.cat([torch.zeros(n_train), torch.ones(n_train)]).double()

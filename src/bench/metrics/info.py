@@ -18,7 +18,10 @@ KYNKAANNIEMI = (
 NAEEM = "Naeem et al. 2020, Reliable Fidelity and Diversity Metrics for Generative Models (ICML)"
 FRIEDMAN = "Friedman & Dieng 2023, The Vendi Score: A Diversity Evaluation Metric for Machine Learning (TMLR)"
 LOPEZ_PAZ = "Lopez-Paz & Oquab 2017, Revisiting Classifier Two-Sample Tests (ICLR)"
-ALAA = "Alaa et al. 2022, How Faithful is your Synthetic Data? Sample-level Metrics for Evaluating and Auditing Generative Models (ICML)"
+ALAA = (
+    "Alaa et al. 2022, How Faithful is your Synthetic Data? "
+    "Sample-level Metrics for Evaluating and Auditing Generative Models (ICML)"
+)
 MODES = "class histogram of generated samples (labels from the reference classifier) vs real labels"
 
 
@@ -29,7 +32,8 @@ def _i(higher, definition, citation):
 METRIC_INFO: dict[str, dict] = {
     "fid": _i(
         False,
-        "Fréchet distance ||mu_r-mu_g||^2 + Tr(S_r+S_g-2(S_r S_g)^1/2) of Gaussian fits to the features; biased upward at small N, compare at equal n_gen",
+        "Fréchet distance ||mu_r-mu_g||^2 + Tr(S_r+S_g-2(S_r S_g)^1/2) of Gaussian fits to the features; "
+        "biased upward at small N, compare at equal n_gen",
         HEUSEL,
     ),
     "kid_mean": _i(
@@ -44,7 +48,8 @@ METRIC_INFO: dict[str, dict] = {
     "recall": _i(True, "share of real samples inside the k_pr-NN ball of at least one generated sample", KYNKAANNIEMI),
     "density": _i(
         None,
-        "mean number of real k_dc-NN balls holding a generated sample, divided by k_dc; ~1 when the distributions match, >1 when samples crowd dense real regions",
+        "mean number of real k_dc-NN balls holding a generated sample, divided by k_dc; "
+        "~1 when the distributions match, >1 when samples crowd dense real regions",
         NAEEM,
     ),
     "coverage": _i(True, "share of real samples whose k_dc-NN ball holds at least one generated sample", NAEEM),
@@ -57,7 +62,8 @@ METRIC_INFO: dict[str, dict] = {
     "class_shares": _i(None, "list of generated class shares, class 0 first", MODES),
     "vendi": _i(
         True,
-        "exp(entropy of the eigenvalues of K/n), K = cosine similarity of the generated features; effective number of distinct samples, compare with the real set's",
+        "exp(entropy of the eigenvalues of K/n), K = cosine similarity of the generated features; "
+        "effective number of distinct samples, compare with the real set's",
         FRIEDMAN,
     ),
     "c2st_accuracy": _i(
@@ -71,7 +77,8 @@ METRIC_INFO: dict[str, dict] = {
     "c2st_n_test": _i(None, "number of held-out samples behind c2st_accuracy", LOPEZ_PAZ),
     "memorized_share": _i(
         False,
-        "share of generated samples closer to their nearest training sample than that sample's nearest other training sample",
+        "share of generated samples closer to their nearest training sample "
+        "than that sample's nearest other training sample",
         ALAA,
     ),
     "authenticity": _i(True, "1 - memorized_share", ALAA),

@@ -1,4 +1,7 @@
-"""Pictures of collapse: the main metrics over generations (with the real-data floor), and class shares per generation."""
+"""Pictures of collapse.
+
+The main metrics over generations (with the real-data floor), and class shares per generation.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ def _png(fig) -> bytes:
 def plot_metrics(path: Path, records: list[dict], floor: dict | None, *, title: str) -> None:
     gens = [r["generation"] for r in records]
     fig, axes = plt.subplots(3, 3, figsize=(12, 9), constrained_layout=True)
-    for ax, (key, label) in zip(axes.flat, PANELS):
+    for ax, (key, label) in zip(axes.flat, PANELS, strict=True):
         ys = [r["metrics"].get(key) for r in records]
         ax.plot(gens, ys, marker="o", label="generated")
         if floor and key in floor:

@@ -1,4 +1,7 @@
-"""results.json (the one record of a run) and metrics.csv (one row per generation), rebuilt from the generation records."""
+"""results.json (the one record of a run) and metrics.csv (one row per generation).
+
+Both are rebuilt from the generation records.
+"""
 
 from __future__ import annotations
 

@@ -78,7 +78,8 @@ class RunFolder:
             return torch.from_numpy(np.load(path, allow_pickle=False))
         except Exception as e:
             raise BenchError(
-                f"samples {path} cannot be read ({type(e).__name__}); delete {self.gen_dir(t).name} and later generations to redo them"
+                f"samples {path} cannot be read ({type(e).__name__}); "
+                f"delete {self.gen_dir(t).name} and later generations to redo them"
             ) from None
 
     def load_state_dict(self, t: int) -> dict:
