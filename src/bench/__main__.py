@@ -14,7 +14,18 @@ from omegaconf import DictConfig, OmegaConf
 from bench.errors import BenchError
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
-CHECKED_GROUPS = ("model", "data", "loop", "trainer", "metrics", "experiment")
+
+
+def config_groups() -> tuple[str, ...]:
+    """Every top-level config group: each folder of conf/ (a new one, such as `sampling`, is checked too)."""
+    if not CONF_DIR.is_dir():
+        return ()
+    return tuple(
+        sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and not p.name.startswith(("_", ".", "hydra")))
+    )
+
+
+CHECKED_GROUPS = config_groups()
 
 
 def group_options(group: str) -> list[str]:
