@@ -16,12 +16,15 @@ through `FrechetInceptionDistance(feature=<identity module>)`:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
 from bench.errors import BenchError
 from bench.metrics._common import as_features, same_dim
 
+_tm_compute_fid: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor] | None
 try:  # the closed form torchmetrics uses; private, so keep a copy in case it moves
     from torchmetrics.image.fid import _compute_fid as _tm_compute_fid
 except ImportError:  # pragma: no cover - depends on the installed torchmetrics

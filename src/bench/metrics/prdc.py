@@ -63,6 +63,7 @@ def _pass(
     for s, e in row_chunks(m, chunk_size):
         d = pairwise_distances(gen[s:e], real)  # (chunk, N)
         if real_radii_pr is not None:
+            assert gen_radii_pr is not None, "precision/recall need both radii"
             precision_hits += int(inside(d, real_radii_pr[None, :]).any(dim=1).sum())
             recall_hit |= inside(d, gen_radii_pr[s:e, None]).any(dim=0)
         if real_radii_dc is not None:
@@ -74,6 +75,7 @@ def _pass(
         out["precision"] = precision_hits / m
         out["recall"] = float(recall_hit.sum()) / n
     if real_radii_dc is not None:
+        assert k_dc is not None, "density needs k_dc"
         out["density"] = density_hits / (k_dc * m)
         out["coverage"] = float(inside(nearest_gen, real_radii_dc).sum()) / n
     return out

@@ -200,6 +200,7 @@ def _cheap_suite(
     )
     out["vendi"] = vendi(gen)
     if gen_counts is not None:
+        assert ref.class_counts is not None, "generated class counts need the real ones"
         out.update(mode_stats_from_counts(gen_counts, ref.class_counts, min_relative_share=min_relative_share))
     if train is not None:
         out.update(memorization(train, gen, chunk_size=chunk_size, train_nn=train_nn))
@@ -239,6 +240,7 @@ def score(
         raise BenchError(f"metrics.bootstrap must be 0 or an integer >= 2, got {bootstrap!r}")
     gen_counts = None
     if gen_labels is not None and reference.class_counts is not None:
+        assert reference.num_classes is not None, "class_counts implies num_classes"
         gen_labels = torch.as_tensor(gen_labels).detach().cpu().reshape(-1)
         if gen_labels.shape[0] != gen.shape[0]:
             raise BenchError(
@@ -267,11 +269,11 @@ def score(
         g = torch.Generator().manual_seed(int(seed))
         keys = [k for k in BOOTSTRAP_KEYS if k in out]
         reps = {k: torch.empty(bootstrap, dtype=torch.float64) for k in keys}
-        gen_label_long = gen_labels.long() if gen_counts is not None else None
+        gen_label_long = gen_labels.long() if gen_counts is not None and gen_labels is not None else None
         for b in range(bootstrap):
             idx = torch.randint(0, gen.shape[0], (gen.shape[0],), generator=g)
             counts = (
-                torch.bincount(gen_label_long[idx], minlength=reference.num_classes)
+                torch.bincount(gen_label_long[idx], minlength=reference.num_classes or 0)
                 if gen_label_long is not None
                 else None
             )
