@@ -44,6 +44,18 @@ def write_results(path: Path, header: dict, records: list[dict], *, finished: bo
     return doc
 
 
+# metric sample sizes (images scored) get names of their own in metrics.csv: a metric's `n_real` (the reference
+# size) once overwrote the count of real images trained on (`n_real` from counts)
+SCORED_COLUMNS = {"n_gen": "n_gen_scored", "n_real": "n_ref_scored", "n_train": "n_train_scored"}
+
+
+def metric_column(key: str) -> str:
+    """The CSV column of a metric key: sample sizes (`n_*`) never share a name with the training counts."""
+    if key in SCORED_COLUMNS:
+        return SCORED_COLUMNS[key]
+    return f"{key}_scored" if key.startswith("n_") else key
+
+
 def flat_row(record: dict) -> dict:
     """One CSV row: counts, seconds, training diagnostics, scalar metrics, then one column per class share."""
     row = {"generation": record["generation"]}
@@ -57,7 +69,9 @@ def flat_row(record: dict) -> dict:
         if isinstance(v, list):
             row.update({f"{k.removesuffix('s')}_{i}": x for i, x in enumerate(v)})
         elif not isinstance(v, dict):
-            row[k] = v
+            column = metric_column(k)
+            assert column not in row, f"metrics.csv column {column!r} would overwrite another value"
+            row[column] = v
     return row
 
 
