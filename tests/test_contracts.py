@@ -22,6 +22,7 @@ from bench.build import build
 from bench.errors import BenchError
 from bench.loops import Loop, LoopContext, TrainingSet
 from bench.models.base import GenerativeModel, check_diagnostics, check_model, check_sampling
+from bench.models.factory import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,13 +90,15 @@ def test_model_meets_the_contract(model_name):
         if cfg.trainer.get("max_steps", -1) > 0:  # a model's recipe may train by steps: one step, as the epoch
             cfg.trainer.max_steps = 1
         torch.manual_seed(0)
-        model = build(cfg.model, image_shape=shape)
+        # what the run injects: the data's shape, and for models that ask, its classes and their real shares
+        model = build_model(cfg.model, image_shape=shape, num_classes=10, class_shares=[0.1] * 10)
         check_model(model, cfg.model._target_)
         assert isinstance(model, GenerativeModel)
 
         images = load_data(data_name).train_images[:N_IMAGES]
+        labels = torch.arange(N_IMAGES) % 10
         before = {k: v.clone() for k, v in model.state_dict().items()}
-        fit(model, images, trainer_cfg=cfg.trainer, seed=0)
+        fit(model, images, labels=labels, trainer_cfg=cfg.trainer, seed=0)
         after = model.state_dict()
         assert any(not torch.equal(before[k], after[k]) for k in before), f"{model_name}: one step changed nothing"
 
@@ -117,7 +120,7 @@ def test_model_meets_the_contract(model_name):
 @pytest.mark.parametrize("model_name", MODELS)
 def test_model_rejects_an_unknown_sampling_setting(model_name):
     cfg = compose_cfg(f"model={model_name}")
-    model = build(cfg.model, image_shape=(1, 8, 8))
+    model = build_model(cfg.model, image_shape=(1, 8, 8), num_classes=10)
     params = inspect.signature(model.sample).parameters.values()
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         pytest.skip(f"model {model_name}.sample takes no **sampling yet (an unknown key is a TypeError there)")

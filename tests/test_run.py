@@ -1,4 +1,7 @@
-"""End to end: the Hydra entry writes a complete run folder; interrupted runs resume exactly; bad input fails in one line."""
+"""End to end through the Hydra entry.
+
+A complete run folder is written; interrupted runs resume exactly; bad input fails in one line.
+"""
 
 import json
 import os
@@ -180,7 +183,12 @@ def test_resuming_with_another_config_is_refused(tmp_path):
         ("metrics.n_samples=0", "metrics.n_samples=0 must be a positive integer"),
         ("trainer.max_epochs=0", "trainer.max_epochs=0 must be a positive integer"),
         ("model.latent_dim=0", "model.latent_dim=0 must be a positive integer"),
-        ("model.sample_mode=median", "model.sample_mode='median' is not known; allowed: mean, bernoulli"),
+        ("sampling.mode=median", "sampling.mode='median' is not known; allowed: mean, bernoulli"),
+        ("+sampling.steps=50", "sampling.steps is not a setting of model vae; allowed: mode, temperature"),
+        ("sampling.temperature=0", "sampling.temperature=0 must be a number > 0"),
+        ("trainer.precision=fp8", "trainer.precision='fp8' is not known; allowed: 32-true"),
+        ("trainer.max_steps=0", "trainer.max_steps=0 must be a positive integer"),
+        ("health.min_classes_covered=2", "health.min_classes_covered=2 is outside the allowed range [0, 1]"),
         ("data.source=kaggle", "data.source='kaggle' is not known; allowed: auto, torchvision, pureml"),
         (
             "metrics.n_reference=9900",
@@ -198,7 +206,7 @@ def test_bad_values_fail_before_training(tmp_path, override, message):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["model=gan"], "error: unknown model 'gan'; allowed: vae"),
+        (["model=gan"], "error: unknown model 'gan'; allowed: ddpm, vae"),
         (
             ["loop=replace,forever"],
             "error: unknown loop 'forever'; allowed: accumulate, augment, fresh, real, replace, replay",

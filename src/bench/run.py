@@ -8,24 +8,29 @@ every gen: S_t = sample(M_t), score S_t against held-out real test images; commi
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 import bench
 from bench.build import build
-from bench.errors import BenchError, check_positive
-from bench.evaluation import Evaluator
+from bench.errors import BenchError
+from bench.health import check_health_config, generation_zero_health
 from bench.loops import Loop, LoopContext
 from bench.metrics import METRIC_INFO
+from bench.models.factory import build_model, sampling_settings
+from bench.real_side import real_side
 from bench.report.plots import plot_class_shares, plot_metrics
 from bench.report.results import LEAD_METRICS, read_json, write_metrics_csv, write_results
 from bench.report.run_folder import RunFolder
 from bench.seeding import derive_seed, generator
-from bench.train import fit, quiet_lightning
+from bench.train import check_trainer, fit, quiet_lightning
 
 log = logging.getLogger("bench")
 # keys that do not change what a run computes: they may differ between an interrupted run and its resumption
@@ -38,6 +43,7 @@ def run(cfg: DictConfig) -> dict:
         torch.set_num_threads(int(cfg.trainer.num_threads))
     quiet_lightning()
     config = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(config, dict)
     folder = RunFolder(cfg.run_dir)
     results_path = folder.path / "results.json"
     previous = read_json(results_path)
@@ -47,21 +53,19 @@ def run(cfg: DictConfig) -> dict:
         return previous
 
     # real data, the loop and the scoring, all validated before any training
-    data = build(cfg.data, exclude=("n_train",))
-    n_train = check_positive("data.n_train", cfg.data.n_train)
-    if n_train > len(data.train_images):
-        raise BenchError(
-            f"data.n_train={n_train} exceeds the {len(data.train_images)} real training images of {data.name}"
-        )
+    real = real_side(cfg)
     loop: Loop = build(cfg.loop)
+    data, initial, initial_index, evaluator = real.data, real.initial, real.initial_index, real.evaluator
+    n_train = len(initial)
     loop.check_sizes(n_initial=n_train, n_pool=len(data.train_images))
-    initial_index = torch.randperm(len(data.train_images), generator=generator(cfg.seed, "initial"))[:n_train]
-    initial = data.train_images[initial_index]
     n_draw = max(loop.synthetic_size, int(cfg.metrics.n_samples))
-    evaluator = Evaluator(data, cfg.metrics, cache_dir=cfg.cache_dir, train_images=initial)
-    build(cfg.model, image_shape=data.image_shape)  # fail on a bad model config now, not after gen 0 trains
+    check_trainer(cfg.trainer)
+    check_health_config(cfg.health)
+    sampling = sampling_settings(cfg)
+    # a bad model config or sampling setting fails now, not after gen 0 trains (sample(0) checks the settings)
+    build_model(cfg.model, **real.model_info).sample(0, generator=generator(cfg.seed, "probe"), **sampling)
 
-    header = {
+    header: dict[str, Any] = {
         "bench_version": bench.__version__,
         "git_commit": _git_commit(),
         "config": config,
@@ -78,8 +82,7 @@ def run(cfg: DictConfig) -> dict:
         "evaluation": {
             "n_generated": int(cfg.metrics.n_samples),
             "n_reference": len(evaluator.split.reference),
-            "sample_mode": cfg.model.get("sample_mode"),
-            "temperature": cfg.model.get("temperature"),
+            "sampling": sampling,
             "real_class_shares": evaluator.real_class_shares,
         },
         "metric_info": METRIC_INFO,
@@ -104,24 +107,41 @@ def run(cfg: DictConfig) -> dict:
         train_set = loop.training_set(t, ctx)
         # weights are initialised from a seed of their own, not from whatever the global RNG went through before
         torch.manual_seed(derive_seed(cfg.seed, "init", t))
-        model = build(cfg.model, image_shape=data.image_shape)
+        model = build_model(cfg.model, **real.model_info)
         if loop.warm_start and t > 0:
             model.load_state_dict(folder.load_state_dict(t - 1))
+        # class labels of D_t in the reference feature space (real and synthetic labelled alike), for conditional models
+        labels = evaluator.extractor.extract(train_set.images)[1]
 
+        log_dir = folder.path / "logs"
+        shutil.rmtree(log_dir / f"gen_{t:03d}", ignore_errors=True)  # curves of an interrupted try at generation t
         start = time.perf_counter()
-        fit(model, train_set.images, trainer_cfg=cfg.trainer, seed=derive_seed(cfg.seed, "train", t))
+        device = fit(
+            model,
+            train_set.images,
+            labels=labels,
+            trainer_cfg=cfg.trainer,
+            seed=derive_seed(cfg.seed, "train", t),
+            log_dir=log_dir,
+            log_name=f"gen_{t:03d}",
+        )
         train_s = time.perf_counter() - start
         diagnostics = model.diagnostics(train_set.images)
 
         start = time.perf_counter()
-        samples = model.sample(n_draw, generator=generator(cfg.seed, "sample", t))
+        samples = model.sample(n_draw, generator=generator(cfg.seed, "sample", t), **sampling)
         sample_s = time.perf_counter() - start
 
         start = time.perf_counter()
         metrics = evaluator.score_images(samples[: int(cfg.metrics.n_samples)], seed=derive_seed(cfg.seed, "eval", t))
         eval_s = time.perf_counter() - start
+        warnings = list(diagnostics.get("warnings", []))
+        if t == 0:
+            warnings += generation_zero_health(
+                metrics, header["floor"], n_classes=len(evaluator.real_class_shares), health=cfg.health
+            )
 
-        record = {
+        record: dict[str, Any] = {
             "generation": t,
             "counts": {
                 "real": train_set.n_real,
@@ -131,12 +151,16 @@ def run(cfg: DictConfig) -> dict:
             },
             "training_set": train_set.sources,
             "warm_start": loop.warm_start and t > 0,
+            "device": str(device),
             "seconds": {"train": train_s, "sample": sample_s, "eval": eval_s},
+            "sampling": sampling,
             "diagnostics": {k: v for k, v in diagnostics.items() if k != "warnings"},
-            "warnings": diagnostics.get("warnings", []),
+            "healthy": not warnings,
+            "warnings": warnings,
             "metrics": metrics,
         }
-        folder.commit_generation(t, record=record, state_dict=model.state_dict(), samples=samples)
+        state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        folder.commit_generation(t, record=record, state_dict=state_dict, samples=samples, export=_exporter(model))
         records.append(folder.load_record(t))  # as written: non-finite numbers are null on disk and here alike
         write_results(results_path, header, records, finished=t + 1 == loop.generations)
         _write_views(folder.path, header, records, cfg)
@@ -145,7 +169,21 @@ def run(cfg: DictConfig) -> dict:
             log.warning(f"gen {t}: {w}")
 
     log.info(f"run folder: {folder.path}")
-    return read_json(results_path)
+    out = read_json(results_path)
+    assert out is not None
+    return out
+
+
+def _exporter(model) -> Callable[[Path], None] | None:
+    """A model's own format beside the loop's checkpoint (a DDPM: diffusers' save_pretrained, in gen_XXX/diffusers/)."""
+    save_pretrained = getattr(model, "save_pretrained", None)
+    if save_pretrained is None:
+        return None
+
+    def export(tmp: Path) -> None:
+        save_pretrained(tmp / "diffusers")
+
+    return export
 
 
 def _write_views(path: Path, header: dict, records: list[dict], cfg) -> None:
@@ -158,16 +196,17 @@ def _write_views(path: Path, header: dict, records: list[dict], cfg) -> None:
 def _summary(record: dict, generations: int) -> str:
     m, c, s = record["metrics"], record["counts"], record["seconds"]
     shown = " ".join(f"{k}={m[k]:.3g}" for k in LEAD_METRICS if k in m)
-    flag = " POSTERIOR-COLLAPSE" if record["diagnostics"].get("posterior_collapse") else ""
+    # the model's own health numbers, whatever the model (the VAE's latent KL, the DDPM's denoising MSE, ...)
+    diag = " ".join(f"{k}={v:.3g}" for k, v in record["diagnostics"].items() if isinstance(v, float))
+    flag = "" if record["healthy"] else " UNHEALTHY (see warnings)"
     return (
         f"gen {record['generation']}/{generations - 1}: real={c['real']} synth={c['synthetic']} | {shown} | "
-        f"kl={record['diagnostics'].get('latent_kl_nats', float('nan')):.1f} nats | "
-        f"train {s['train']:.0f}s sample {s['sample']:.1f}s eval {s['eval']:.1f}s{flag}"
+        f"{diag} | train {s['train']:.0f}s sample {s['sample']:.1f}s eval {s['eval']:.1f}s{flag}"
     )
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
+    out: dict = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         out.update(_flatten(v, f"{key}.") if isinstance(v, dict) else {key: v})
@@ -183,7 +222,8 @@ def _check_same_config(previous: dict | None, config: dict, path: Path) -> None:
         k = diff[0]
         raise BenchError(
             f"run folder {path} holds a run with another config ({k}={old.get(k)!r}, now {new.get(k)!r}"
-            f"{f' and {len(diff) - 1} more' if len(diff) > 1 else ''}); use the same overrides to resume, or another run_dir"
+            f"{f' and {len(diff) - 1} more' if len(diff) > 1 else ''}); "
+            "use the same overrides to resume, or another run_dir"
         )
 
 

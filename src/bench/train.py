@@ -1,9 +1,15 @@
-"""Train one generation's model on uint8 images with a Lightning Trainer, seeded for repeatability."""
+"""Train one generation's model on uint8 images with a Lightning Trainer built from `cfg.trainer`, seeded.
+
+Batches are `(images uint8 (B, C, H, W), labels int64 (B,))`; an unconditional model ignores the labels.
+After `fit` the model stays on the device it trained on (Lightning's teardown moves it to the CPU), so
+the loop samples and diagnoses there: a DDPM's thousands of sampling calls belong on the GPU.
+"""
 
 from __future__ import annotations
 
 import logging
 import warnings
+from pathlib import Path
 
 # lightning 2.6 on torch 2.14 warns about its own use of a torch pytree API at import: not actionable here
 warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
@@ -12,25 +18,69 @@ import lightning as L  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
-from bench.errors import check_positive  # noqa: E402
+from bench.build import build  # noqa: E402
+from bench.errors import BenchError, check_positive  # noqa: E402
+
+PRECISIONS = ("32-true", "32", "bf16-mixed", "bf16-true", "16-mixed", "64-true")
 
 
-def fit(model: L.LightningModule, images: torch.Tensor, *, trainer_cfg, seed: int) -> None:
-    max_epochs = check_positive("trainer.max_epochs", trainer_cfg.max_epochs)
-    batch_size = check_positive("trainer.batch_size", trainer_cfg.batch_size)
+def training_length(trainer_cfg) -> dict:
+    """max_steps > 0 trains by optimizer steps (whatever |D_t|), otherwise by epochs."""
+    max_steps = trainer_cfg.get("max_steps", -1)
+    if max_steps is not None and max_steps != -1:
+        return {"max_steps": check_positive("trainer.max_steps", max_steps), "max_epochs": -1}
+    return {"max_epochs": check_positive("trainer.max_epochs", trainer_cfg.max_epochs), "max_steps": -1}
+
+
+def check_trainer(trainer_cfg) -> None:
+    """Everything a Trainer would reject, in one line, before any training."""
+    training_length(trainer_cfg)
+    check_positive("trainer.batch_size", trainer_cfg.batch_size)
+    precision = str(trainer_cfg.get("precision", "32-true"))
+    if precision not in PRECISIONS:
+        raise BenchError(f"trainer.precision={precision!r} is not known; allowed: {', '.join(PRECISIONS)}")
+    clip = trainer_cfg.get("gradient_clip_val")
+    if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip <= 0):
+        raise BenchError(f"trainer.gradient_clip_val={clip} must be a number > 0 or null")
+
+
+def fit(
+    model: L.LightningModule,
+    images: torch.Tensor,
+    *,
+    trainer_cfg,
+    seed: int,
+    labels: torch.Tensor | None = None,
+    log_dir: str | Path | None = None,
+    log_name: str = "train",
+) -> torch.device:
+    """Train `model` in place; returns the device it trained on (where it is left)."""
+    check_trainer(trainer_cfg)
+    if labels is None:
+        labels = torch.zeros(len(images), dtype=torch.long)
     L.seed_everything(seed, verbose=False)
     loader = DataLoader(
-        TensorDataset(images),
-        batch_size=batch_size,
+        TensorDataset(images, labels.long()),
+        batch_size=int(trainer_cfg.batch_size),
         shuffle=True,
         generator=torch.Generator().manual_seed(seed),
         num_workers=0,  # the whole set is one in-memory uint8 tensor: workers only add start-up time
     )
+    logger_cfg = trainer_cfg.get("logger")
+    logger = False
+    if logger_cfg is not None and log_dir is not None:
+        # save_dir/name/version are the folder convention of every Lightning logger (CSV, TensorBoard, W&B, ...)
+        logger = build(logger_cfg, save_dir=str(log_dir), name=log_name, version="")
+    callbacks = [build(c) for c in trainer_cfg.get("callbacks") or []]
     trainer = L.Trainer(
         accelerator=trainer_cfg.accelerator,
         devices=trainer_cfg.devices,
-        max_epochs=max_epochs,
-        logger=False,
+        **training_length(trainer_cfg),
+        precision=str(trainer_cfg.get("precision", "32-true")),
+        gradient_clip_val=trainer_cfg.get("gradient_clip_val"),
+        logger=logger,
+        log_every_n_steps=int(trainer_cfg.get("log_every_n_steps", 50)),
+        callbacks=callbacks,
         enable_checkpointing=False,  # the run folder keeps one checkpoint per generation itself
         enable_model_summary=False,
         enable_progress_bar=bool(trainer_cfg.enable_progress_bar),
@@ -39,7 +89,12 @@ def fit(model: L.LightningModule, images: torch.Tensor, *, trainer_cfg, seed: in
     with warnings.catch_warnings():
         # "does not have many workers" is deliberate here (see num_workers above)
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        # short tests train fewer batches than the logging interval: nothing to log is not a problem
+        warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
         trainer.fit(model, loader)
+    device = trainer.strategy.root_device
+    model.to(device)
+    return device
 
 
 def quiet_lightning() -> None:

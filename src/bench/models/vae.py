@@ -1,8 +1,8 @@
 """A convolutional VAE on [0, 1] pixels with a Bernoulli decoder (ELBO in nats per image).
 
-Sampling bias (MAD's lambda for VAEs) is the latent `temperature`: z ~ N(0, temperature^2 I).
-`sample_mode` says whether a sample is the decoder's mean (rounded to uint8) or a draw from its
-Bernoulli output distribution (pixels 0 or 255).
+Sampling settings (the config node `sampling`, passed to `sample`): the latent `temperature`,
+z ~ N(0, temperature^2 I) — the VAE's sampling bias, MAD's lambda — and `mode`: a sample is the
+decoder's mean (rounded to uint8) or a draw from its Bernoulli output distribution (pixels 0 or 255).
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.errors import BenchError
+from bench.models.base import check_sampling
 
 SAMPLE_MODES = ("mean", "bernoulli")
+SAMPLING_DEFAULTS = {"temperature": 1.0, "mode": "mean"}
 # a generation whose average posterior KL is below this has (nearly) stopped using its latent:
 # posterior collapse, which scores like model collapse on every metric but is a training failure
 POSTERIOR_COLLAPSE_NATS = 1.0
@@ -32,17 +34,11 @@ class VAE(L.LightningModule):
         hidden_dim: int = 256,
         lr: float = 2e-3,
         kl_warmup_epochs: float = 2.0,
-        temperature: float = 1.0,
-        sample_mode: str = "mean",
     ):
         super().__init__()
-        if sample_mode not in SAMPLE_MODES:
-            raise BenchError(f"model.sample_mode={sample_mode!r} is not known; allowed: {', '.join(SAMPLE_MODES)}")
         for key, value in (("latent_dim", latent_dim), ("hidden_dim", hidden_dim)):
             if int(value) <= 0:
                 raise BenchError(f"model.{key}={value} must be a positive integer")
-        if not temperature > 0:
-            raise BenchError(f"model.temperature={temperature} must be > 0")
         if kl_warmup_epochs < 0:
             raise BenchError(f"model.kl_warmup_epochs={kl_warmup_epochs} must be >= 0")
         self.save_hyperparameters()
@@ -99,7 +95,7 @@ class VAE(L.LightningModule):
         return 1.0 if warmup_steps <= 0 else min(1.0, (self.global_step + 1) / warmup_steps)
 
     def training_step(self, batch, batch_idx):
-        (images,) = batch
+        images = batch[0]  # (images, labels): the VAE is unconditional
         recon, kl = self.losses(images)
         beta = self.kl_weight()
         loss = (recon + beta * kl).mean()
@@ -112,19 +108,28 @@ class VAE(L.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
     # the loop's interface
+    @staticmethod
+    def sampling_settings(**sampling) -> dict:
+        """The full settings (defaults filled in), checked: one-line errors for unknown keys or bad values."""
+        settings = {**SAMPLING_DEFAULTS, **check_sampling("vae", sampling, SAMPLING_DEFAULTS)}
+        if settings["mode"] not in SAMPLE_MODES:
+            raise BenchError(f"sampling.mode={settings['mode']!r} is not known; allowed: {', '.join(SAMPLE_MODES)}")
+        t = settings["temperature"]
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0:
+            raise BenchError(f"sampling.temperature={t!r} must be a number > 0")
+        return settings
+
     @torch.inference_mode()
-    def sample(self, n: int, *, generator: torch.Generator, batch_size: int = 1000) -> torch.Tensor:
+    def sample(self, n: int, *, generator: torch.Generator, batch_size: int = 1000, **sampling) -> torch.Tensor:
+        settings = self.sampling_settings(**sampling)
         was_training = self.training
         self.eval()
-        out = []
+        out = [torch.empty(0, *self.hparams.image_shape, dtype=torch.uint8)]
         for start in range(0, n, batch_size):
             m = min(batch_size, n - start)
-            z = torch.randn(m, self.hparams.latent_dim, generator=generator) * self.hparams.temperature
-            probs = torch.sigmoid(self.decode_logits(z.to(self.device))).cpu()
-            if self.hparams.sample_mode == "bernoulli":
-                pixels = torch.bernoulli(probs, generator=generator)
-            else:
-                pixels = probs
+            z = torch.randn(m, self.hparams.latent_dim, generator=generator) * settings["temperature"]
+            probs = torch.sigmoid(self.decode_logits(z.to(self.device))).float().cpu()
+            pixels = torch.bernoulli(probs, generator=generator) if settings["mode"] == "bernoulli" else probs
             out.append((pixels * 255).round().to(torch.uint8))
         self.train(was_training)
         return torch.cat(out)
@@ -146,8 +151,8 @@ class VAE(L.LightningModule):
         warnings = []
         if kl < POSTERIOR_COLLAPSE_NATS:
             warnings.append(
-                f"posterior collapse: latent KL {kl:.3f} nats < {POSTERIOR_COLLAPSE_NATS} — the VAE ignores its latent; "
-                "this generation's scores reflect a training failure, not model collapse"
+                f"posterior collapse: latent KL {kl:.3f} nats < {POSTERIOR_COLLAPSE_NATS} — the VAE ignores its "
+                "latent; this generation's scores reflect a training failure, not model collapse"
             )
         return {
             "latent_kl_nats": kl,

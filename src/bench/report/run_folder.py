@@ -10,6 +10,7 @@ import io
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -52,11 +53,22 @@ class RunFolder:
         for p in self.path.glob("gen_*.tmp"):
             shutil.rmtree(p)
 
-    def commit_generation(self, t: int, *, record: dict, state_dict: dict, samples: torch.Tensor) -> Path:
+    def commit_generation(
+        self,
+        t: int,
+        *,
+        record: dict,
+        state_dict: dict,
+        samples: torch.Tensor,
+        export: Callable[[Path], None] | None = None,
+    ) -> Path:
+        """`export(folder)` may add a model's own format (e.g. diffusers' save_pretrained) to the generation."""
         final, tmp = self.gen_dir(t), self.path / f"gen_{t:03d}.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir()
+        if export is not None:
+            export(tmp)
         buf = io.BytesIO()
         torch.save(state_dict, buf)
         write_bytes(tmp / "model.pt", buf.getvalue())

@@ -1,0 +1,42 @@
+"""Is generation 0 a usable model? An under-trained model scores exactly like a collapsed one.
+
+The gate (config node `health`) compares generation 0's scores with the floor (held-out real images
+scored the same way) and the real class count. A generation 0 that misses it is flagged, so its
+descendants' decline is not read as model collapse. Model-specific checks (the VAE's posterior
+collapse, the DDPM's denoising error) come from each model's `diagnostics` warnings.
+"""
+
+from __future__ import annotations
+
+import math
+
+from bench.errors import BenchError
+
+
+def check_health_config(health) -> None:
+    ratio, share = health.max_fid_over_floor, health.min_classes_covered
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio <= 0:
+        raise BenchError(f"health.max_fid_over_floor={ratio} must be a number > 0")
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise BenchError(f"health.min_classes_covered={share} is outside the allowed range [0, 1]")
+
+
+def generation_zero_health(metrics: dict, floor: dict, *, n_classes: int, health) -> list[str]:
+    """Warnings (empty: healthy) for generation 0's metrics against the floor's."""
+    warnings = []
+    fid, floor_fid = metrics.get("fid"), floor.get("fid")
+    if fid is not None and floor_fid and math.isfinite(fid):
+        limit = float(health.max_fid_over_floor) * floor_fid
+        if fid > limit:
+            warnings.append(
+                f"generation 0 fails the health gate: FID {fid:.1f} > {health.max_fid_over_floor} x the floor's "
+                f"{floor_fid:.2f}; it is under-trained, and the loop's later scores measure that, not model collapse"
+            )
+    covered = metrics.get("classes_covered")
+    needed = math.ceil(float(health.min_classes_covered) * n_classes - 1e-9)
+    if covered is not None and covered < needed:
+        warnings.append(
+            f"generation 0 fails the health gate: {covered} of {n_classes} classes covered, {needed} needed; "
+            "it is under-trained, and the loop's later scores measure that, not model collapse"
+        )
+    return warnings
