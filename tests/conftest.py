@@ -13,3 +13,22 @@ def mnist():
     from bench.data.mnist import load_mnist
 
     return load_mnist()
+
+
+def kill_after_first_generation(args: list[str], run_dir, *, cwd) -> None:
+    """Start `python -m bench ARGS hydra.run.dir=RUN_DIR` and kill -9 it once generation 0 is committed."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, "-m", "bench", *args, f"hydra.run.dir={run_dir}"]
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 900
+    while not (run_dir / "gen_000" / "record.json").exists():
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()

@@ -6,10 +6,8 @@ Tiny UNets (8 channels, two sampling steps) keep every test to seconds on 2 core
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ from bench.resample import main as resample_main
 from bench.resample import parse_overrides, resample
 from bench.run import run
 from bench.train import fit
+from conftest import kill_after_first_generation
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_UNET = {"channels": (8, 8), "norm_num_groups": 4, "warmup_steps": 1}
@@ -101,6 +100,8 @@ def test_sampling_is_uint8_of_the_data_shape_and_seeded(sampler):
         ({"eta": 2}, "sampling.eta=2 is outside the allowed range [0, 1]"),
         ({"guidance": 2.0}, "sampling.guidance=2.0 needs a class-conditional model"),
         ({"temperature": 0.5}, "sampling.temperature is not a setting of model ddpm; allowed:"),
+        ({"clip_sample": "yes"}, "sampling.clip_sample='yes' must be true or false"),
+        ({"precision": "fp8"}, "sampling.precision='fp8' is not known; allowed: fp32, bf16"),
     ],
 )
 def test_bad_sampling_settings_are_one_line(setting, message):
@@ -162,7 +163,7 @@ def test_an_undertrained_generation_zero_is_flagged_as_unhealthy(one_generation)
     gen0 = results["generations"][0]
     assert gen0["healthy"] is False
     assert any("fails the health gate" in w for w in gen0["warnings"])
-    assert results["evaluation"]["sampling"]["steps"] == 2 and gen0["sampling"]["sampler"] == "ddim"
+    assert results["evaluation"]["sampling"]["steps"] == 2 and gen0["sampling"]["sampler"] == "ddpm"
 
 
 def test_generation_checkpoint_loads_in_diffusers(one_generation):
@@ -189,10 +190,10 @@ def test_resampling_reproduces_the_run_and_writes_beside_it(one_generation):
     run_samples = np.load(run_dir / "gen_000" / "samples.npy")[:200]
     assert np.array_equal(np.load(run_dir / "gen_000" / "resampled" / "as_run" / "samples.npy"), run_samples)
 
-    assert resample_main([str(run_dir), "generation=0", "sampling.steps=4", "sampling.sampler=ddpm"]) == 0
-    out = run_dir / "gen_000" / "resampled" / "sampler=ddpm,steps=4"
+    assert resample_main([str(run_dir), "generation=0", "sampling.steps=4", "sampling.sampler=ddim"]) == 0
+    out = run_dir / "gen_000" / "resampled" / "sampler=ddim,steps=4"
     record = json.loads((out / "record.json").read_text())
-    assert record["sampling"]["steps"] == 4 and record["changed"] == {"sampler": "ddpm", "steps": 4}
+    assert record["sampling"]["steps"] == 4 and record["changed"] == {"sampler": "ddim", "steps": 4}
     assert record["metrics"]["fid"] != results["generations"][0]["metrics"]["fid"]
     assert (out / "samples.png").is_file()
     assert original == {p: p.stat().st_mtime_ns for p in (run_dir / "gen_000").iterdir() if p.is_file()}, (
@@ -234,14 +235,7 @@ def test_two_generation_ddpm_run_resumes_exactly_after_kill_9(tmp_path):
     assert proc.returncode == 0, out[-2000:]
     assert "gen 1/1" in out
 
-    proc = cli(*TINY_RUN, f"hydra.run.dir={killed}", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 900
-    while not (killed / "gen_000" / "record.json").exists():
-        assert proc.poll() is None, "the run ended before it could be interrupted"
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_first_generation(TINY_RUN, killed, cwd=REPO)
     assert not (killed / "gen_001").exists(), "the kill should land mid-run"
     proc = cli(*TINY_RUN, f"hydra.run.dir={killed}", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out, _ = proc.communicate(timeout=900)

@@ -6,10 +6,8 @@ A complete run folder is written; interrupted runs resume exactly; bad input fai
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ from hydra import compose, initialize_config_dir
 from bench.__main__ import CONF_DIR
 from bench.errors import BenchError
 from bench.run import run
+from conftest import kill_after_first_generation
 
 REPO = Path(__file__).resolve().parents[1]
 # small enough for seconds per generation on 2 cores, large enough for every metric to be defined
@@ -70,6 +69,7 @@ def test_cli_writes_every_file_of_the_run_folder(finished_run):
         samples = np.load(gen / "samples.npy", allow_pickle=False)
         assert samples.dtype == np.uint8 and samples.shape == (300, 1, 28, 28)
     assert not list(run_dir.glob("*.tmp")), "no temporary folder may be left behind"
+    assert (run_dir / "logs" / "gen_002" / "metrics.csv").is_file(), "the CSV logger keeps each generation's curves"
 
     results = json.loads((run_dir / "results.json").read_text())
     assert results["schema_version"] == 1 and results["status"] == "finished"
@@ -88,7 +88,10 @@ def test_cli_writes_every_file_of_the_run_folder(finished_run):
     }
     counts = [g["counts"] for g in results["generations"]]
     assert [(c["real"], c["synthetic"]) for c in counts] == [(300, 0), (150, 150), (150, 150)]
+    assert results["evaluation"]["sampling"] == {"temperature": 1.0, "mode": "mean"}
     for g in results["generations"]:
+        assert g["device"] == "cpu" and g["sampling"] == results["evaluation"]["sampling"]
+        assert g["healthy"] is (not g["warnings"])
         assert set(g["seconds"]) == {"train", "sample", "eval"}
         assert {"latent_kl_nats", "recon_nats", "posterior_collapse"} <= set(g["diagnostics"])
         assert g["metrics"]["n_gen"] == 200
@@ -115,16 +118,7 @@ def test_rerunning_a_finished_run_redoes_nothing(finished_run):
 def test_kill_9_then_resume_gives_the_same_metrics(finished_run, tmp_path):
     reference_dir, _ = finished_run
     run_dir = tmp_path / "killed"
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    args = [sys.executable, "-m", "bench", *TINY, "loop=replay", f"hydra.run.dir={run_dir}"]
-    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 600
-    while not (run_dir / "gen_000" / "record.json").exists():
-        assert proc.poll() is None, "the run ended before it could be interrupted"
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_first_generation([*TINY, "loop=replay"], run_dir, cwd=REPO)
     assert not (run_dir / "gen_002").exists(), "the kill should land mid-run"
     first = json.loads((run_dir / "gen_000" / "record.json").read_text())
 

@@ -36,11 +36,12 @@ SPACINGS = ("trailing", "leading", "linspace")
 CLASS_BALANCES = ("train", "real", "uniform")
 PRECISIONS = ("fp32", "bf16")
 SAMPLING_DEFAULTS = {
-    "sampler": "ddim",
+    "sampler": "ddpm",
     "steps": 50,
     "eta": 0.0,
-    "timestep_spacing": "trailing",
+    "timestep_spacing": "leading",
     "clip_sample": True,
+    "use_clipped_model_output": True,
     "guidance": 0.0,
     "class_balance": "train",
     "precision": "fp32",
@@ -136,23 +137,31 @@ class DDPM(L.LightningModule):
         return loss
 
     def on_fit_start(self):
+        self.label_counts.zero_()
+        if not self.hparams.ema_decay:  # 0: no average, sample the trained weights
+            return
         # a fresh average of the weights training starts from (after a warm start's load_state_dict, too)
         self.ema = EMAModel(
-            self.unet.parameters(), decay=self.hparams.ema_decay, use_ema_warmup=True, power=self.hparams.ema_power
+            self.unet.parameters(),
+            decay=self.hparams.ema_decay,
+            use_ema_warmup=True,
+            power=self.hparams.ema_power,
+            foreach=True,  # one fused update instead of a kernel per tensor: per-step overhead set the GPU's pace
         )
         self.ema.to(self.device)
-        self.label_counts.zero_()
 
     def on_train_batch_start(self, batch, batch_idx):
         if self.current_epoch == 0 and self.hparams.num_classes:  # one pass over D_t (or what max_steps allows)
             self.label_counts += torch.bincount(batch[1], minlength=len(self.label_counts))[: len(self.label_counts)]
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
-        self.ema.step(self.unet.parameters())
+        if self.ema is not None:
+            self.ema.step(self.unet.parameters())
 
     def on_train_end(self):
-        self.ema.copy_to(self.unet.parameters())  # from here on the model is its average
-        self.ema = None
+        if self.ema is not None:
+            self.ema.copy_to(self.unet.parameters())  # from here on the model is its average
+            self.ema = None
 
     def configure_optimizers(self):
         opt = torch.optim.AdamW(self.unet.parameters(), lr=self.hparams.lr, weight_decay=0.0)
@@ -179,8 +188,9 @@ class DDPM(L.LightningModule):
                 f"sampling.steps={s['steps']} exceeds model.num_train_timesteps={self.hparams.num_train_timesteps}"
             )
         s["eta"] = check_fraction("sampling.eta", s["eta"])
-        if not isinstance(s["clip_sample"], bool):
-            raise BenchError(f"sampling.clip_sample={s['clip_sample']!r} must be true or false")
+        for key in ("clip_sample", "use_clipped_model_output"):
+            if not isinstance(s[key], bool):
+                raise BenchError(f"sampling.{key}={s[key]!r} must be true or false")
         w = s["guidance"]
         if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
             raise BenchError(f"sampling.guidance={w!r} must be a number >= 0 (0: no guidance)")
@@ -236,7 +246,12 @@ class DDPM(L.LightningModule):
             if s["precision"] == "bf16"
             else contextlib.nullcontext()
         )
-        step_kwargs = {"eta": s["eta"]} if s["sampler"] == "ddim" else {}
+        # DDPM's ancestral step always uses the clipped clean image; DDIM keeps the raw noise estimate unless told
+        step_kwargs = (
+            {"eta": s["eta"], "use_clipped_model_output": s["use_clipped_model_output"]}
+            if s["sampler"] == "ddim"
+            else {}
+        )
         for t in sched.timesteps:
             with autocast:
                 eps = self.unet(torch.cat([x, x]) if guided else x, t, class_labels=labels).sample.float()

@@ -62,6 +62,8 @@ def flat_row(record: dict) -> dict:
     row.update({f"n_{k}": v for k, v in record["counts"].items()})
     row.update({f"{k}_s": round(v, 3) for k, v in record["seconds"].items()})
     row.update({k: v for k, v in record["diagnostics"].items() if not isinstance(v, (list, dict))})
+    if "healthy" in record:  # False: a warning says why (a failed training, not collapse); see results.json
+        row["healthy"] = record["healthy"]
     metrics = record["metrics"]
     keys = [k for k in LEAD_METRICS if k in metrics] + [k for k in metrics if k not in LEAD_METRICS]
     for k in keys:
