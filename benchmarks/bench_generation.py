@@ -28,6 +28,7 @@ def main(overrides: list[str]) -> None:
             f"run_dir={tmp}/warm",
             "loop.generations=1",
             "trainer.max_epochs=1",
+            "trainer.max_steps=-1",
             "data.n_train=200",
             "trainer.enable_progress_bar=false",
         ]
@@ -41,16 +42,18 @@ def main(overrides: list[str]) -> None:
         start = time.perf_counter()
         results = run(cfg)
         total = time.perf_counter() - start
-    n, epochs = cfg.data.n_train, cfg.trainer.max_epochs
+    n, epochs, steps = cfg.data.n_train, cfg.trainer.max_epochs, cfg.trainer.get("max_steps", -1)
     print(
-        f"config: n_train={n} epochs={epochs} batch={cfg.trainer.batch_size} model={cfg.model.name} "
-        f"channels={list(cfg.model.channels)} hidden={cfg.model.hidden_dim} n_samples={cfg.metrics.n_samples}"
+        f"config: n_train={n} epochs={epochs} max_steps={steps} batch={cfg.trainer.batch_size} model={cfg.model.name} "
+        f"channels={list(cfg.model.channels)} n_samples={cfg.metrics.n_samples} sampling={dict(cfg.sampling)}"
     )
     print(f"{'gen':>4}{'train s':>10}{'train img/s':>13}{'sample s':>10}{'sample img/s':>14}{'eval s':>9}")
     for g in results["generations"]:
         s, c = g["seconds"], g["counts"]
         print(
-            f"{g['generation']:>4}{s['train']:>10.1f}{c['total'] * epochs / s['train']:>13.0f}"
+            # images seen in training: steps x batch when training by steps, else epochs x |D_t|
+            f"{g['generation']:>4}{s['train']:>10.1f}"
+            f"{(steps * cfg.trainer.batch_size if steps > 0 else c['total'] * epochs) / s['train']:>13.0f}"
             f"{s['sample']:>10.2f}{c['sampled'] / s['sample']:>14.0f}{s['eval']:>9.2f}"
         )
     gens = len(results["generations"])

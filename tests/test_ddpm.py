@@ -250,3 +250,21 @@ def test_two_generation_ddpm_run_resumes_exactly_after_kill_9(tmp_path):
 
     assert rows(killed) == rows(reference)
     assert np.array_equal(np.load(killed / "gen_001" / "samples.npy"), np.load(reference / "gen_001" / "samples.npy"))
+
+
+@pytest.mark.parametrize("preset", ["ddpm_cpu", "ddpm_gpu"])
+def test_presets_build_and_train_one_step_on_the_cpu(preset, mnist):
+    from hydra import compose, initialize_config_dir
+
+    from bench.__main__ import CONF_DIR
+    from bench.models.factory import build_model, sampling_settings
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        cfg = compose("config", overrides=[f"experiment={preset}", "run_dir=unused"])
+    assert cfg.model.name == "ddpm" and cfg.trainer.max_steps > 0, "a DDPM preset trains by steps"
+    trainer = OmegaConf.merge(cfg.trainer, {"accelerator": "cpu", "max_steps": 1, "batch_size": 4, "logger": None})
+    torch.manual_seed(0)
+    model = build_model(cfg.model, image_shape=mnist.image_shape, num_classes=10, class_shares=[0.1] * 10)
+    fit(model, mnist.train_images[:4], trainer_cfg=trainer, seed=0)
+    sampling = {**sampling_settings(cfg), "steps": 2, "batch_size": 2}
+    assert model.sample(2, generator=g(0), **sampling).shape == (2, *mnist.image_shape)
