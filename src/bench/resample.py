@@ -10,14 +10,11 @@ samples.png and record.json (the settings, metrics and seconds), written whole o
 from __future__ import annotations
 
 import argparse
-import io
 import logging
-import shutil
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 from omegaconf import OmegaConf
@@ -25,10 +22,8 @@ from omegaconf import OmegaConf
 from bench.errors import BenchError
 from bench.models.factory import build_model, sampling_settings
 from bench.real_side import RealSide, real_side
-from bench.report.atomic import json_text, write_bytes
-from bench.report.grid import grid_png
 from bench.report.results import read_json
-from bench.report.run_folder import RunFolder
+from bench.report.run_folder import RunFolder, commit_folder
 from bench.seeding import derive_seed, generator
 
 log = logging.getLogger("bench.resample")
@@ -108,16 +103,7 @@ def resample(
         "metrics": metrics,
         "run_metrics": folder.load_record(generation)["metrics"],
     }
-    # assembled beside its final place and renamed into it, like a generation
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    buf = io.BytesIO()
-    np.save(buf, samples.numpy(), allow_pickle=False)
-    write_bytes(tmp / "samples.npy", buf.getvalue())
-    write_bytes(tmp / "samples.png", grid_png(samples))
-    write_bytes(tmp / "record.json", json_text(record).encode())
-    tmp.rename(out)
+    commit_folder(out, record=record, samples=samples)  # whole or not at all, like a generation
     return read_json(out / "record.json")
 
 

@@ -63,25 +63,7 @@ class RunFolder:
         export: Callable[[Path], None] | None = None,
     ) -> Path:
         """`export(folder)` may add a model's own format (e.g. diffusers' save_pretrained) to the generation."""
-        final, tmp = self.gen_dir(t), self.path / f"gen_{t:03d}.tmp"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
-        if export is not None:
-            export(tmp)
-        buf = io.BytesIO()
-        torch.save(state_dict, buf)
-        write_bytes(tmp / "model.pt", buf.getvalue())
-        buf = io.BytesIO()
-        np.save(buf, samples.numpy(), allow_pickle=False)
-        write_bytes(tmp / "samples.npy", buf.getvalue())
-        write_bytes(tmp / "samples.png", grid_png(samples))
-        # record.json last: its presence is what marks the generation finished
-        write_bytes(tmp / "record.json", json_text(record).encode())
-        if final.exists():  # a generation without record.json is an unfinished leftover
-            shutil.rmtree(final)
-        tmp.rename(final)
-        return final
+        return commit_folder(self.gen_dir(t), record=record, samples=samples, state_dict=state_dict, export=export)
 
     # reading back
     def load_samples(self, t: int) -> torch.Tensor:
@@ -110,3 +92,38 @@ def load_checkpoint(path: Path) -> dict:
     if not isinstance(state, dict):
         raise BenchError(f"corrupt checkpoint {path}: expected a state_dict, found {type(state).__name__}")
     return state
+
+
+def commit_folder(
+    final: Path,
+    *,
+    record: dict,
+    samples: torch.Tensor,
+    state_dict: dict | None = None,
+    export: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write a folder whole or not at all: assembled in `<final>.tmp`, record.json last, then renamed into place.
+
+    Used for every generation and every resampling: a folder with record.json is complete.
+    """
+    final = Path(final)
+    tmp = final.with_name(final.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    if export is not None:
+        export(tmp)
+    if state_dict is not None:
+        buf = io.BytesIO()
+        torch.save(state_dict, buf)
+        write_bytes(tmp / "model.pt", buf.getvalue())
+    buf = io.BytesIO()
+    np.save(buf, samples.numpy(), allow_pickle=False)
+    write_bytes(tmp / "samples.npy", buf.getvalue())
+    write_bytes(tmp / "samples.png", grid_png(samples))
+    # record.json last: its presence is what marks the folder finished
+    write_bytes(tmp / "record.json", json_text(record).encode())
+    if final.exists():  # a folder without record.json is an unfinished leftover
+        shutil.rmtree(final)
+    tmp.rename(final)
+    return final
