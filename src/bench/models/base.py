@@ -1,9 +1,11 @@
 """What the loop needs from a model, and nothing more (docs/contributing.md: adding a model).
 
-A model is a LightningModule built by `bench.build.build(cfg.model, image_shape=(C, H, W))`: the data's
-image shape is injected, never written in YAML. It trains on batches of uint8 images (a 1-tuple from a
-TensorDataset) and exposes the two methods of `GenerativeModel`. `check_model` verifies that when the
-model is built, so a model that lacks one fails in one line before any training.
+A model is a LightningModule built by `bench.models.factory.build_model`: the data's image shape (and, for
+constructors that name them, `num_classes` and `class_shares`) is injected, never written in YAML. It trains
+on batches `(uint8 images, int64 labels)` and exposes the two methods of `GenerativeModel`. The labels are
+the reference classifier's classes of D_t only for a model whose `needs_labels` attribute is true (zeros
+otherwise). `check_model` verifies the contract when the model is built, so a model that lacks a method
+fails in one line before any training.
 """
 
 from __future__ import annotations
