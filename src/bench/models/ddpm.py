@@ -112,16 +112,29 @@ class DDPM(L.LightningModule):
         self.register_buffer("label_counts", torch.zeros(max(1, num_classes or 1), dtype=torch.long))
         self.ema: EMAModel | None = None
 
+    @property
+    def needs_labels(self) -> bool:
+        """Whether training batches must carry class labels (the loop only classifies D_t when they do)."""
+        return bool(self.hparams.conditional)
+
     # training
     def to_unit(self, images_uint8: torch.Tensor) -> torch.Tensor:
         x = images_uint8.float() / 127.5 - 1.0
         return F.pad(x, self.pad, value=-1.0)
 
     def denoising_loss(self, x0, labels, *, generator=None) -> torch.Tensor:
-        """Per-image eps-MSE at uniformly drawn timesteps (the DDPM training objective)."""
-        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-        t = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(x0),), generator=generator)
-        t = t.to(x0.device)
+        """Per-image eps-MSE at uniformly drawn timesteps (the DDPM training objective).
+
+        With a (CPU) `generator` the noise and timesteps are drawn on the CPU and moved: the same numbers on
+        every device, for repeatable diagnostics; training draws them where the images are.
+        """
+        if generator is None:
+            noise = torch.randn_like(x0)
+            t = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(x0),), device=x0.device)
+        else:
+            noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+            t = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(x0),), generator=generator)
+            t = t.to(x0.device)
         noisy = self.scheduler.add_noise(x0, noise, t)
         pred = self.unet(noisy, t, class_labels=labels).sample
         return F.mse_loss(pred.float(), noise.float(), reduction="none").flatten(1).mean(1)
@@ -151,7 +164,7 @@ class DDPM(L.LightningModule):
         self.ema.to(self.device)
 
     def on_train_batch_start(self, batch, batch_idx):
-        if self.current_epoch == 0 and self.hparams.num_classes:  # one pass over D_t (or what max_steps allows)
+        if self.current_epoch == 0 and self.needs_labels:  # one pass over D_t (or what max_steps allows)
             self.label_counts += torch.bincount(batch[1], minlength=len(self.label_counts))[: len(self.label_counts)]
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
@@ -224,16 +237,16 @@ class DDPM(L.LightningModule):
             labels = torch.multinomial(self.label_probs(s["class_balance"]), n, replacement=True, generator=generator)
         was_training = self.training
         self.eval()
+        sched = self.scheduler_for(s)  # stateless between batches (DDPM, DDIM): built once per call
         out = [torch.empty(0, *self.hparams.image_shape, dtype=torch.uint8)]
         for start in range(0, n, s["batch_size"]):
             m = min(s["batch_size"], n - start)
             batch_labels = None if labels is None else labels[start : start + m].to(self.device)
-            out.append(self._sample_batch(m, s, generator, batch_labels))
+            out.append(self._sample_batch(m, s, sched, generator, batch_labels))
         self.train(was_training)
         return torch.cat(out)
 
-    def _sample_batch(self, m: int, s: dict, generator: torch.Generator, labels: torch.Tensor | None):
-        sched = self.scheduler_for(s)
+    def _sample_batch(self, m: int, s: dict, sched, generator: torch.Generator, labels: torch.Tensor | None):
         c, h, w = self.hparams.image_shape
         shape = (m, c, h + self.pad[3], w + self.pad[1])
         # noise from the caller's CPU generator: the same images on every device and after a resume
@@ -272,14 +285,10 @@ class DDPM(L.LightningModule):
         total = 0.0
         for start in range(0, len(images), batch_size):
             x0 = self.to_unit(images[start : start + batch_size]).to(self.device)
-            # noise drawn on the CPU from g, then moved: the same numbers on every device
-            noise = torch.randn(x0.shape, generator=g).to(self.device)
-            t = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(x0),), generator=g).to(self.device)
             labels = None
-            if self.hparams.conditional:
+            if self.hparams.conditional:  # the unconditional prediction: what guidance starts from
                 labels = torch.full((len(x0),), self.hparams.num_classes, device=self.device)
-            pred = self.unet(self.scheduler.add_noise(x0, noise, t), t, class_labels=labels).sample
-            total += F.mse_loss(pred.float(), noise, reduction="sum").item() / noise[0].numel()
+            total += self.denoising_loss(x0, labels, generator=g).sum().item()
         self.train(was_training)
         mse = total / max(1, len(images))
         warnings = []
