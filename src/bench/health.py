@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import math
 
-from bench.errors import BenchError
+from bench.errors import BenchError, check_fraction
 
 
 def check_health_config(health) -> None:
     ratio, share = health.max_fid_over_floor, health.min_classes_covered
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio <= 0:
         raise BenchError(f"health.max_fid_over_floor={ratio} must be a number > 0")
-    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
-        raise BenchError(f"health.min_classes_covered={share} is outside the allowed range [0, 1]")
+    check_fraction("health.min_classes_covered", share)
 
 
 def generation_zero_health(metrics: dict, floor: dict, *, n_classes: int, health) -> list[str]:
