@@ -1,0 +1,619 @@
+"""Many results.json files -> validated runs -> groups of seeds -> means and 95% intervals, per track.
+
+Reading. A results.json is read as strict JSON only (nothing is executed or unpickled): NaN / Infinity
+literals, duplicate keys and non-UTF-8 text are refused. It is then checked against the published schema
+(src/bench/schema/results.schema.json; `validate` implements the subset of JSON Schema that file uses) and
+for consistency (generations numbered 0.., as many as the config says for a finished run, sample sizes and
+class counts that agree with `evaluation`, metric directions that agree with METRIC_INFO). A rejected file
+raises InvalidResults, one line naming the file and the field: `other/results.json: generations[2].metrics.fid
+missing`. Runs that are not finished (status running / interrupted) are skipped with a warning, not refused.
+
+Tracks. Runs are only compared within a track: the same data set (name and checksum), reference feature
+extractor (name and sha256), number of generated images scored (evaluation.n_generated) and number of
+generations (config.loop.generations).
+
+Groups. Runs of one track whose resolved configs are equal except for `seed` and the keys that do not change
+results (NOT_RESULT_KEYS, anything under `hydra`) are seeds of one group. Per group, every metric at every
+generation and every summary score (bench.report.summary, recomputed from the generations) gets the mean over
+seeds and a 95% Student-t interval, mean ± t_{0.975, n-1} · s / sqrt(n) with s the sample standard deviation;
+with n = 1 the interval is undefined (null). Null values (non-finite on disk) are left out, and n counts
+the values used. Event generations (`class_loss.first_generation`, `class_loss.first_loss_generation`,
+`minority.first_generation`) of a run in which the event did not happen count as T, the number of
+generations (censored at the end of the run).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.report.summary import metric_registry, summary_scores
+
+# keys (and the keys under them) that do not change what a run computes: the run loop's NOT_RESULT_KEYS, kept
+# equal by a test; `seed` is what tells the runs of a group apart
+NOT_RESULT_KEYS = frozenset({"run_dir", "cache_dir", "trainer.enable_progress_bar", "trainer.num_threads", "sweep"})
+MAX_FILE_BYTES = 256 * 2**20  # a results.json of 1000 classes x 100 generations is a few MB
+LEVEL = 0.95
+# summary scores that are a generation at which something happened; "never" counts as T (censored)
+EVENT_SCORES = ("class_loss.first_generation", "class_loss.first_loss_generation", "minority.first_generation")
+
+
+class InvalidResults(BenchError):
+    """A results.json that cannot be used: `<file>: <field> <problem>`, one line."""
+
+
+# ---------------------------------------------------------------- strict JSON
+
+
+class _NonFinite:
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def _find_non_finite(x: Any, path: str = "") -> tuple[str, str] | None:
+    if isinstance(x, _NonFinite):
+        return path, x.literal
+    items: Iterable[tuple[str, Any]] = ()
+    if isinstance(x, dict):
+        items = ((f"{path}.{k}" if path else str(k), v) for k, v in x.items())
+    elif isinstance(x, list):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(x))
+    for p, v in items:
+        found = _find_non_finite(v, p)
+        if found:
+            return found
+    return None
+
+
+def parse_strict_json(text: str) -> Any:
+    """JSON as RFC 8259 has it: a NaN / Infinity literal or a duplicate key is a ValueError naming the field."""
+    doc = json.loads(text, parse_constant=_NonFinite, object_pairs_hook=_no_duplicates)
+    found = _find_non_finite(doc)
+    if found:
+        where, literal = found
+        raise ValueError(f"{where or '(top level)'} is {literal}, which is not JSON (write null)")
+    return doc
+
+
+# ---------------------------------------------------------------- schema
+
+
+@functools.cache
+def results_schema() -> dict[str, Any]:
+    """The published JSON Schema of results.json (bench/schema/results.schema.json)."""
+    text = resources.files("bench").joinpath("schema", "results.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+# the JSON Schema keywords `validate` understands; the published schema may use no other (a test checks)
+SUPPORTED_KEYWORDS = frozenset(
+    {"$schema", "$id", "$defs", "$ref", "title", "description", "type", "required", "properties"}
+    | {"additionalProperties", "items", "enum", "minimum", "maximum", "minItems", "minLength", "pattern"}
+)
+_TYPES: dict[str, Callable[[Any], bool]] = {
+    "object": lambda x: isinstance(x, dict),
+    "array": lambda x: isinstance(x, list),
+    "string": lambda x: isinstance(x, str),
+    "boolean": lambda x: isinstance(x, bool),
+    "null": lambda x: x is None,
+    "number": lambda x: isinstance(x, (int, float)) and not isinstance(x, bool),
+    "integer": lambda x: isinstance(x, (int, float)) and not isinstance(x, bool) and float(x).is_integer(),
+}
+_ARTICLE = {"object": "an object", "array": "an array", "integer": "an integer", "null": "null"}
+
+
+def _describe(x: Any) -> str:
+    text = json.dumps(x)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = schema.get("$ref")
+    if ref is None:
+        return schema
+    assert ref.startswith("#/"), f"only local $ref is supported, got {ref!r}"
+    node: Any = root
+    for part in ref[2:].split("/"):
+        node = node[part]
+    return _resolve(node, root)
+
+
+def validate(doc: Any, schema: Mapping[str, Any], *, root: Mapping[str, Any] | None = None, path: str = "") -> None:
+    """Raise ValueError('<field> <problem>') where `doc` first breaks `schema` (the subset in SUPPORTED_KEYWORDS).
+
+    Fields are named as `generations[2].metrics.fid`. Like JSON Schema, numeric bounds apply to numbers only
+    (a null passes `minimum`), and `properties` / `required` to objects only.
+    """
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
+    unknown = set(schema) - SUPPORTED_KEYWORDS
+    assert not unknown, f"schema keyword(s) {sorted(unknown)} at {path or '(top level)'} are not supported"
+    where = path or "(top level)"
+    if "type" in schema:
+        types = [schema["type"]] if isinstance(schema["type"], str) else list(schema["type"])
+        if not any(_TYPES[t](doc) for t in types):
+            wanted = " or ".join(_ARTICLE.get(t, f"a {t}") for t in types)
+            raise ValueError(f"{where} is {_describe(doc)}, expected {wanted}")
+    if "enum" in schema and doc not in schema["enum"]:
+        raise ValueError(f"{where} is {_describe(doc)}, expected one of {', '.join(map(str, schema['enum']))}")
+    if _TYPES["number"](doc):
+        if "minimum" in schema and doc < schema["minimum"]:
+            raise ValueError(f"{where} is {doc}, below the minimum {schema['minimum']}")
+        if "maximum" in schema and doc > schema["maximum"]:
+            raise ValueError(f"{where} is {doc}, above the maximum {schema['maximum']}")
+    if isinstance(doc, str):
+        if len(doc) < schema.get("minLength", 0):
+            raise ValueError(f"{where} is empty")
+        if "pattern" in schema and not re.search(schema["pattern"], doc):
+            raise ValueError(f"{where} is {_describe(doc)}, which does not match {schema['pattern']}")
+    if isinstance(doc, dict):
+        for key in schema.get("required", []):
+            if key not in doc:
+                raise ValueError(f"{path + '.' if path else ''}{key} missing")
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        for key, value in doc.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if key in props:
+                validate(value, props[key], root=root, path=sub)
+            elif extra is False:
+                raise ValueError(f"{sub} is not allowed here")
+            elif isinstance(extra, dict):
+                validate(value, extra, root=root, path=sub)
+    if isinstance(doc, list):
+        if len(doc) < schema.get("minItems", 0):
+            raise ValueError(f"{where} has {len(doc)} items, at least {schema['minItems']} needed")
+        if "items" in schema:
+            for i, value in enumerate(doc):
+                validate(value, schema["items"], root=root, path=f"{path}[{i}]")
+
+
+# ---------------------------------------------------------------- consistency
+
+
+def check_consistency(doc: Mapping[str, Any]) -> None:
+    """Raise ValueError('<field> <problem>') where a schema-valid results dict contradicts itself or the registry."""
+    config, evaluation, gens = doc["config"], doc["evaluation"], doc["generations"]
+    loop = config["loop"]
+    for i, g in enumerate(gens):
+        if g["generation"] != i:
+            raise ValueError(f"generations[{i}].generation is {g['generation']}, expected {i} (numbered from 0)")
+    if len(gens) > loop["generations"] or (doc["status"] == "finished" and len(gens) != loop["generations"]):
+        raise ValueError(
+            f"generations has {len(gens)} entries, config.loop.generations is {loop['generations']} "
+            f"(status {doc['status']})"
+        )
+    if loop["name"] == "replay" and "real_fraction" not in loop:
+        raise ValueError("config.loop.real_fraction missing (loop replay)")
+    data_name = config.get("data", {}).get("name") if isinstance(config.get("data"), dict) else None
+    if data_name is not None and data_name != doc["dataset"]["name"]:
+        raise ValueError(f"dataset.name is {doc['dataset']['name']!r}, config.data.name is {data_name!r}")
+    n_samples = config.get("metrics", {}).get("n_samples") if isinstance(config.get("metrics"), dict) else None
+    if n_samples is not None and n_samples != evaluation["n_generated"]:
+        raise ValueError(f"evaluation.n_generated is {evaluation['n_generated']}, config.metrics.n_samples {n_samples}")
+    n_classes = len(evaluation.get("real_class_shares") or [])
+    for i, g in enumerate(gens):
+        m = g["metrics"]
+        for key, expected in (("n_gen", "n_generated"), ("n_real", "n_reference")):
+            if key in m and m[key] != evaluation[expected]:
+                raise ValueError(
+                    f"generations[{i}].metrics.{key} is {m[key]}, evaluation.{expected} is {evaluation[expected]}"
+                )
+        shares = m.get("class_shares")
+        if shares is not None:
+            indices = range(len(shares)) if isinstance(shares, list) else [int(k) for k in shares if k.isdigit()]
+            if isinstance(shares, dict) and len(indices) != len(shares):
+                raise ValueError(f"generations[{i}].metrics.class_shares has a key that is not a class index")
+            size = len(shares) if isinstance(shares, list) else max(indices, default=-1) + 1
+            if n_classes == 0 or size > n_classes or (isinstance(shares, list) and size != n_classes):
+                raise ValueError(
+                    f"generations[{i}].metrics.class_shares has {size} classes, "
+                    f"evaluation.real_class_shares {n_classes}"
+                )
+    registry = metric_registry()
+    for key, info in doc.get("metric_info", {}).items():
+        if key in registry and info["higher_is_better"] != registry[key]["higher_is_better"]:
+            raise ValueError(
+                f"metric_info.{key}.higher_is_better is {json.dumps(info['higher_is_better'])}, "
+                f"METRIC_INFO says {json.dumps(registry[key]['higher_is_better'])}"
+            )
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """Read and check one results.json; InvalidResults('<path>: <field> <problem>') if it cannot be used."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise InvalidResults(f"{path}: larger than {MAX_FILE_BYTES >> 20} MiB, not a results.json")
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidResults(f"{path}: not UTF-8 text") from None
+    except OSError as e:
+        raise InvalidResults(f"{path}: cannot be read ({e.strerror})") from None
+    try:
+        doc = parse_strict_json(text)
+    except json.JSONDecodeError as e:
+        raise InvalidResults(f"{path}: not JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    except ValueError as e:
+        raise InvalidResults(f"{path}: {e}") from None
+    try:
+        validate(doc, results_schema())
+        check_consistency(doc)
+    except ValueError as e:
+        raise InvalidResults(f"{path}: {e}") from None
+    return doc
+
+
+def find_results(paths: Sequence[str | Path]) -> list[Path]:
+    """results.json files: a file as given, every results.json below a folder (symlinks not followed), sorted."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_file():
+            found.append(p)
+        elif p.is_dir():
+            below = [
+                Path(d) / "results.json"
+                for d, dirs, files in os.walk(p)
+                if "results.json" in files and not dirs.sort()  # sorted walk: a stable order
+            ]
+            if not below:
+                raise BenchError(f"{p}: no results.json in this folder or below it")
+            found.extend(sorted(below))
+        else:
+            raise BenchError(f"{p}: no such file or folder")
+    unique: dict[Path, Path] = {}
+    for f in found:
+        unique.setdefault(f.resolve(), f)  # a run folder and its results.json given together count once
+    return list(unique.values())
+
+
+# ---------------------------------------------------------------- runs, tracks, groups
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        out.update(flatten(v, f"{key}.") if isinstance(v, dict) else {key: v})
+    return out
+
+
+def result_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The flattened config that decides what a run computes, seed aside: the identity of a group of seeds."""
+    ignored = ("seed", "hydra", *NOT_RESULT_KEYS)
+    return {
+        k: v for k, v in sorted(flatten(config).items()) if not any(k == i or k.startswith(f"{i}.") for i in ignored)
+    }
+
+
+@dataclass(frozen=True, order=True)
+class Track:
+    """What makes numbers comparable: data, feature space, sample size, number of generations."""
+
+    dataset: str
+    checksum: str
+    extractor: str
+    extractor_sha256: str
+    n_generated: int
+    generations: int
+
+    @classmethod
+    def of(cls, results: Mapping[str, Any]) -> Track:
+        return cls(
+            dataset=results["dataset"]["name"],
+            checksum=results["dataset"]["checksum"],
+            extractor=results["feature_extractor"]["name"],
+            extractor_sha256=results["feature_extractor"]["sha256"],
+            n_generated=int(results["evaluation"]["n_generated"]),
+            generations=int(results["config"]["loop"]["generations"]),
+        )
+
+    @property
+    def id(self) -> str:
+        return hashlib.sha256(json.dumps(list(self.__dict__.values())).encode()).hexdigest()[:10]
+
+    def label(self) -> str:
+        return (
+            f"{self.dataset} (data {self.checksum[:8]}) · features {self.extractor} ({self.extractor_sha256[:8]}) · "
+            f"{self.n_generated} generated images scored · {self.generations} generations"
+        )
+
+
+@dataclass
+class Run:
+    path: Path
+    results: dict[str, Any]
+    track: Track
+    config: dict[str, Any]  # result_config of the run
+    seed: int
+    summary: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return json.dumps([list(self.track.__dict__.values()), self.config], sort_keys=True, default=str)
+
+
+def make_run(path: str | Path, results: dict[str, Any], *, class_threshold: float = 0.5) -> Run:
+    return Run(
+        path=Path(path),
+        results=results,
+        track=Track.of(results),
+        config=result_config(results["config"]),
+        seed=int(results["config"]["seed"]),
+        summary=summary_scores(results, class_threshold=class_threshold),
+    )
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def load_runs(
+    paths: Sequence[str | Path],
+    *,
+    skip_invalid: bool = False,
+    class_threshold: float = 0.5,
+    warn: Callable[[str], None] = _warn,
+) -> list[Run]:
+    """Finished, valid runs under `paths`. An invalid file or a second copy of a run (same config and seed)
+    raises InvalidResults, or with skip_invalid=True is reported through `warn` and left out; unfinished runs
+    are always left out with a warning."""
+    runs: list[Run] = []
+    seen: dict[tuple[str, int], Path] = {}
+    for path in find_results(paths):
+        try:
+            results = load_results(path)
+            if results["status"] != "finished":
+                n = len(results["generations"])
+                warn(
+                    f"{path}: status {results['status']} ({n} of {results['config']['loop']['generations']} "
+                    "generations), skipped"
+                )
+                continue
+            run = make_run(path, results, class_threshold=class_threshold)
+            first = seen.setdefault((run.key, run.seed), path)
+            if first != path:
+                raise InvalidResults(f"{path}: config and seed {run.seed} repeat {first} (the same run twice)")
+        except InvalidResults as e:
+            if not skip_invalid:
+                raise
+            warn(f"{e} (skipped)")
+            continue
+        runs.append(run)
+    return runs
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz; Numerical Recipes 6.4)."""
+    tiny, eps = 1e-300, 1e-15
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 1000):
+        m2 = 2 * m
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)), -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < eps:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """P(T <= t) for Student's t with df degrees of freedom."""
+    tail = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t > 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The p-quantile of Student's t (bisection on t_cdf, to 1e-12); t_quantile(0.975, 2) = 4.3027."""
+    assert 0.0 < p < 1.0 and df > 0, f"t_quantile needs 0 < p < 1 and df > 0, got p={p}, df={df}"
+    if p < 0.5:
+        return -t_quantile(1.0 - p, df)
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < p:
+        lo, hi = hi, hi * 2.0
+    while hi - lo > 1e-12 * max(1.0, hi):
+        mid = (lo + hi) / 2.0
+        lo, hi = (mid, hi) if t_cdf(mid, df) < p else (lo, mid)
+    return (lo + hi) / 2.0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Mean over seeds and its Student-t interval; low/high are None when n < 2 (undefined), mean None when n = 0."""
+
+    mean: float | None
+    low: float | None
+    high: float | None
+    n: int
+
+    @property
+    def half_width(self) -> float | None:
+        return None if self.high is None or self.mean is None else self.high - self.mean
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean, "ci_low": self.low, "ci_high": self.high, "n": self.n}
+
+
+def estimate(values: Iterable[float | None], *, level: float = LEVEL) -> Estimate:
+    """Mean and the two-sided `level` Student-t interval mean ± t_{(1+level)/2, n-1} s / sqrt(n); nulls left out."""
+    xs = [float(v) for v in values if v is not None and math.isfinite(v)]
+    n = len(xs)
+    if n == 0:
+        return Estimate(None, None, None, 0)
+    mean = math.fsum(xs) / n
+    if n == 1:
+        return Estimate(mean, None, None, 1)
+    s = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1))
+    hw = t_quantile((1.0 + level) / 2.0, n - 1) * s / math.sqrt(n)
+    return Estimate(mean, mean - hw, mean + hw, n)
+
+
+# ---------------------------------------------------------------- summary scores as flat numbers
+
+
+def flat_scores(summary: Mapping[str, Any]) -> dict[str, float | None]:
+    """A summary (bench.report.summary) as {score name: number}: `fid.auc`, `class_loss.first_generation`, ...
+
+    Event generations that did not happen within the run are T (censored), see the module docstring.
+    """
+    t_end = summary["n_generations"]
+    out: dict[str, float | None] = {}
+    for metric, scores in summary["metrics"].items():
+        out.update({f"{metric}.{name}": value for name, value in scores.items()})
+    loss = summary.get("class_loss")
+    if loss is not None:
+        for name in ("first_generation", "first_loss_generation"):
+            first = loss[name]
+            out[f"class_loss.{name}"] = t_end if first is None else first
+        out["class_loss.n_below_last"] = loss["n_below"][-1] if loss["n_below"] else None
+    minority = summary.get("minority")
+    if minority is not None:
+        first = minority["first_generation"]
+        out["minority.first_generation"] = t_end if first is None else first
+    return out
+
+
+def direction(name: str) -> bool | None:
+    """higher_is_better of a metric (METRIC_INFO) or a summary score (`fid.auc`: as fid; event generations: later
+    is better; classes below the threshold: fewer is better); None where there is no better direction."""
+    registry = metric_registry()
+    if name in EVENT_SCORES:
+        return True
+    if name == "class_loss.n_below_last":
+        return False
+    metric = name.rsplit(".", 1)[0] if "." in name else name
+    if metric == "minority_share":
+        return True
+    info = registry.get(metric)
+    return None if info is None else info["higher_is_better"]
+
+
+# ---------------------------------------------------------------- groups
+
+
+@dataclass
+class Group:
+    """The seeds of one configuration in one track, with their statistics."""
+
+    track: Track
+    config: dict[str, Any]
+    runs: list[Run]
+    label: str = ""
+    curves: dict[str, list[Estimate]] = field(default_factory=dict)  # metric -> one Estimate per generation
+    scores: dict[str, Estimate] = field(default_factory=dict)  # summary score -> Estimate
+    floor: dict[str, float | None] = field(default_factory=dict)  # the mean real-vs-real floor of its runs
+
+    @property
+    def id(self) -> str:
+        return hashlib.sha256(self.runs[0].key.encode()).hexdigest()[:10]
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted(r.seed for r in self.runs)
+
+    @property
+    def unhealthy(self) -> int:
+        """How many of its runs have a generation 0 that failed the health gate."""
+        return sum(1 for r in self.runs if r.results["generations"][0].get("healthy") is False)
+
+
+def _common_keys(runs: Sequence[Run], section: str) -> list[str]:
+    keys: list[str] = []
+    for r in runs:
+        keys += [k for k, v in r.results["generations"][0].get(section, {}).items() if k not in keys]
+    return keys
+
+
+def aggregate_group(runs: Sequence[Run], *, level: float = LEVEL) -> Group:
+    """Mean and interval over the seeds `runs` (one config, one track) of every metric at every generation and
+    every summary score."""
+    assert runs and len({r.key for r in runs}) == 1, "a group is runs of one config in one track"
+    group = Group(track=runs[0].track, config=runs[0].config, runs=sorted(runs, key=lambda r: r.seed))
+    metric_keys = [k for k in runs[0].summary["metrics"] if all(k in r.summary["metrics"] for r in runs)]
+    for key in metric_keys:
+        group.curves[key] = [
+            estimate((_num(r.results["generations"][t]["metrics"].get(key)) for r in runs), level=level)
+            for t in range(group.track.generations)
+        ]
+    per_run = [flat_scores(r.summary) for r in runs]
+    names = list(dict.fromkeys(k for s in per_run for k in s))
+    group.scores = {k: estimate((s.get(k) for s in per_run), level=level) for k in names}
+    floors = [r.results["floor"] for r in runs]
+    group.floor = {k: estimate(_num(f.get(k)) for f in floors).mean for k in metric_keys}
+    return group
+
+
+def _num(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
+
+
+def group_runs(runs: Sequence[Run], *, level: float = LEVEL) -> dict[Track, list[Group]]:
+    """Runs -> {track: groups of seeds}, tracks sorted, each group labelled by what sets it apart in its track."""
+    by_key: dict[str, list[Run]] = {}
+    for r in runs:
+        by_key.setdefault(r.key, []).append(r)
+    tracks: dict[Track, list[Group]] = {}
+    for members in by_key.values():
+        group = aggregate_group(members, level=level)
+        tracks.setdefault(group.track, []).append(group)
+    for groups in tracks.values():
+        label_groups(groups)
+        groups.sort(key=lambda g: g.label)
+    return dict(sorted(tracks.items()))
+
+
+def label_groups(groups: Sequence[Group]) -> None:
+    """`model loop key=value ...`: model and loop names, then the config keys whose values differ in the track."""
+    keys = sorted({k for g in groups for k in g.config})
+    varying = [k for k in keys if len({json.dumps(g.config.get(k), default=str) for g in groups}) > 1]
+    shown = [k for k in varying if k not in ("model.name", "loop.name") and not k.endswith("._target_")]
+    for g in groups:
+        parts = [str(g.config.get("model.name", "?")), str(g.config.get("loop.name", "?"))]
+        parts += [f"{k}={_short(g.config[k])}" for k in shown if k in g.config]
+        g.label = " ".join(parts)
+
+
+def _short(v: Any) -> str:
+    return json.dumps(v, default=str) if not isinstance(v, str) else v
