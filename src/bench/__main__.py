@@ -6,53 +6,15 @@ Errors a user can fix (bad names, sizes, fractions, damaged files) print one lin
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+# CONF_DIR and friends are re-exported: tools and tests written against bench.__main__ keep working
+from bench.config import CHECKED_GROUPS, CONF_DIR, check_group_choices, config_groups, group_options, run_name
 from bench.errors import BenchError
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
-
-
-def config_groups() -> tuple[str, ...]:
-    """Every top-level config group: each folder of conf/ (a new one, such as `sampling`, is checked too)."""
-    if not CONF_DIR.is_dir():
-        return ()
-    return tuple(
-        sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and not p.name.startswith(("_", ".", "hydra")))
-    )
-
-
-CHECKED_GROUPS = config_groups()
-
-
-def group_options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml") if not p.stem.startswith("_"))
-
-
-def check_group_choices(argv: list[str]) -> None:
-    """Name a bad `model=`/`loop=`/`data=` choice in one line, before Hydra prints its multi-line report."""
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        key = key.lstrip("+~")
-        if not sep or key not in CHECKED_GROUPS or value in ("null", ""):
-            continue
-        if value.startswith(("choice(", "range(", "glob(")):
-            continue
-        allowed = group_options(key)
-        for choice in value.split(","):  # multirun: loop=replace,replay
-            if choice not in allowed:
-                raise BenchError(f"unknown {key} {choice!r}; allowed: {', '.join(allowed)}")
-
-
-def run_name(override_dirname: str) -> str:
-    """The run folder below <data>-<model>-<loop>/: the other overrides, or `default`."""
-    return override_dirname.replace("/", "_") or "default"
-
-
-OmegaConf.register_new_resolver("bench_run_name", run_name, replace=True)
+__all__ = ["CHECKED_GROUPS", "CONF_DIR", "check_group_choices", "config_groups", "entry", "group_options", "run_name"]
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
@@ -68,7 +30,7 @@ def main(cfg: DictConfig) -> None:
 
 def entry() -> None:
     if not CONF_DIR.is_dir():
-        sys.exit(f"error: config folder {CONF_DIR} not found; install the project in place with `pip install -e .`")
+        sys.exit(f"error: config folder {CONF_DIR} not found; reinstall the package (`pip install .`)")
     try:
         check_group_choices(sys.argv[1:])
     except BenchError as e:
