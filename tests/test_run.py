@@ -16,6 +16,7 @@ from hydra import compose, initialize_config_dir
 
 from bench.__main__ import CONF_DIR
 from bench.errors import BenchError
+from bench.report.run_status import run_status
 from bench.run import run
 from conftest import kill_after_first_generation
 
@@ -106,7 +107,9 @@ def test_cli_writes_every_file_of_the_run_folder(finished_run):
 def test_rerunning_a_finished_run_redoes_nothing(finished_run):
     run_dir, _ = finished_run
     files = lambda: {
-        p: p.stat().st_mtime_ns for p in [*run_dir.glob("gen_*/*"), *run_dir.glob("*.*")] if p.suffix != ".log"
+        p: p.stat().st_mtime_ns
+        for p in [*run_dir.glob("gen_*/*"), *run_dir.glob("*.*")]
+        if p.suffix not in (".log", ".lock")  # the lock names the last process that opened the folder
     }
     before = files()
     out = cli(*TINY, "loop=replay", f"hydra.run.dir={run_dir}")
@@ -121,6 +124,9 @@ def test_kill_9_then_resume_gives_the_same_metrics(finished_run, tmp_path):
     kill_after_first_generation([*TINY, "loop=replay"], run_dir, cwd=REPO)
     assert not (run_dir / "gen_002").exists(), "the kill should land mid-run"
     first = json.loads((run_dir / "gen_000" / "record.json").read_text())
+    killed = json.loads((run_dir / "results.json").read_text())
+    assert killed["status"] == "running", "a killed process cannot update its file"
+    assert run_status(run_dir, killed) == "interrupted", "the lock died with the process: interrupted, not running"
 
     out = cli(*TINY, "loop=replay", f"hydra.run.dir={run_dir}")
     assert out.returncode == 0, out.stderr[-2000:]

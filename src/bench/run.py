@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,28 +19,36 @@ from omegaconf import DictConfig, OmegaConf
 
 import bench
 from bench.build import build
+from bench.config import NOT_RESULT_KEYS
 from bench.errors import BenchError
 from bench.health import check_health_config, generation_zero_health
 from bench.loops import Loop, LoopContext
 from bench.metrics import METRIC_INFO
 from bench.models.factory import build_model, sampling_settings
 from bench.real_side import real_side
+from bench.report.environment import environment, git_commit
 from bench.report.plots import plot_class_shares, plot_metrics
 from bench.report.results import LEAD_METRICS, read_json, write_metrics_csv, write_results
 from bench.report.run_folder import RunFolder
+from bench.report.run_status import RunLock
 from bench.seeding import derive_seed, generator
 from bench.train import check_trainer, fit, quiet_lightning
 
 log = logging.getLogger("bench")
-# keys that do not change what a run computes: they may differ between an interrupted run and its resumption
-NOT_RESULT_KEYS = {"run_dir", "cache_dir", "trainer.enable_progress_bar", "trainer.num_threads"}
 
 
 def run(cfg: DictConfig) -> dict:
+    """Run (or resume) the collapse run the config describes; returns its results.json as written."""
     torch.set_flush_denormal(True)  # denormals slowed CPU sampling tenfold at random
     if cfg.trainer.get("num_threads"):
         torch.set_num_threads(int(cfg.trainer.num_threads))
     quiet_lightning()
+    # one process writes a run folder at a time; the lock also tells a live run from an interrupted one
+    with RunLock(cfg.run_dir):
+        return _run(cfg)
+
+
+def _run(cfg: DictConfig) -> dict:
     config = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(config, dict)
     folder = RunFolder(cfg.run_dir)
@@ -67,7 +74,8 @@ def run(cfg: DictConfig) -> dict:
 
     header: dict[str, Any] = {
         "bench_version": bench.__version__,
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
+        "environment": environment(str(cfg.trainer.accelerator)),
         "config": config,
         "dataset": {
             "name": data.name,
@@ -91,7 +99,7 @@ def run(cfg: DictConfig) -> dict:
     folder.clear_partial()
     done = folder.finished()
     records = [folder.load_record(t) for t in done]
-    write_results(results_path, header, records, finished=len(done) >= loop.generations)
+    write_results(results_path, header, records, status="finished" if len(done) >= loop.generations else "running")
     if done:
         _write_views(folder.path, header, records, cfg)  # an interruption may have left them a generation behind
         log.info(f"resuming {folder.path} after generation {done[-1]}")
@@ -103,71 +111,77 @@ def run(cfg: DictConfig) -> dict:
         synthetic=folder.load_samples,
     )
 
-    for t in range(len(done), loop.generations):
-        train_set = loop.training_set(t, ctx)
-        # weights are initialised from a seed of their own, not from whatever the global RNG went through before
-        torch.manual_seed(derive_seed(cfg.seed, "init", t))
-        model = build_model(cfg.model, **real.model_info)
-        if loop.warm_start and t > 0:
-            model.load_state_dict(folder.load_state_dict(t - 1))
-        # class labels of D_t in the reference feature space (real and synthetic labelled alike), for models that
-        # train on them (a conditional DDPM); the others are not made to wait for a classifier pass
-        labels = evaluator.extractor.extract(train_set.images)[1] if getattr(model, "needs_labels", False) else None
+    try:
+        for t in range(len(done), loop.generations):
+            train_set = loop.training_set(t, ctx)
+            # weights are initialised from a seed of their own, not from whatever the global RNG went through before
+            torch.manual_seed(derive_seed(cfg.seed, "init", t))
+            model = build_model(cfg.model, **real.model_info)
+            if loop.warm_start and t > 0:
+                model.load_state_dict(folder.load_state_dict(t - 1))
+            # class labels of D_t in the reference feature space (real and synthetic labelled alike), for models that
+            # train on them (a conditional DDPM); the others are not made to wait for a classifier pass
+            labels = evaluator.extractor.extract(train_set.images)[1] if getattr(model, "needs_labels", False) else None
 
-        log_dir = folder.path / "logs"
-        shutil.rmtree(log_dir / f"gen_{t:03d}", ignore_errors=True)  # curves of an interrupted try at generation t
-        start = time.perf_counter()
-        device = fit(
-            model,
-            train_set.images,
-            labels=labels,
-            trainer_cfg=cfg.trainer,
-            seed=derive_seed(cfg.seed, "train", t),
-            log_dir=log_dir,
-            log_name=f"gen_{t:03d}",
-        )
-        train_s = time.perf_counter() - start
-        diagnostics = model.diagnostics(train_set.images)
-
-        start = time.perf_counter()
-        samples = model.sample(n_draw, generator=generator(cfg.seed, "sample", t), **sampling)
-        sample_s = time.perf_counter() - start
-
-        start = time.perf_counter()
-        metrics = evaluator.score_images(samples[: int(cfg.metrics.n_samples)], seed=derive_seed(cfg.seed, "eval", t))
-        eval_s = time.perf_counter() - start
-        warnings = list(diagnostics.get("warnings", []))
-        if t == 0:
-            warnings += generation_zero_health(
-                metrics, header["floor"], n_classes=len(evaluator.real_class_shares), health=cfg.health
+            log_dir = folder.path / "logs"
+            shutil.rmtree(log_dir / f"gen_{t:03d}", ignore_errors=True)  # curves of an interrupted try at generation t
+            start = time.perf_counter()
+            device = fit(
+                model,
+                train_set.images,
+                labels=labels,
+                trainer_cfg=cfg.trainer,
+                seed=derive_seed(cfg.seed, "train", t),
+                log_dir=log_dir,
+                log_name=f"gen_{t:03d}",
             )
+            train_s = time.perf_counter() - start
+            diagnostics = model.diagnostics(train_set.images)
 
-        record: dict[str, Any] = {
-            "generation": t,
-            "counts": {
-                "real": train_set.n_real,
-                "synthetic": train_set.n_synthetic,
-                "total": len(train_set.images),
-                "sampled": n_draw,
-            },
-            "training_set": train_set.sources,
-            "warm_start": loop.warm_start and t > 0,
-            "device": str(device),
-            "seconds": {"train": train_s, "sample": sample_s, "eval": eval_s},
-            "sampling": sampling,
-            "diagnostics": {k: v for k, v in diagnostics.items() if k != "warnings"},
-            "healthy": not warnings,
-            "warnings": warnings,
-            "metrics": metrics,
-        }
-        state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        folder.commit_generation(t, record=record, state_dict=state_dict, samples=samples, export=_exporter(model))
-        records.append(folder.load_record(t))  # as written: non-finite numbers are null on disk and here alike
-        write_results(results_path, header, records, finished=t + 1 == loop.generations)
-        _write_views(folder.path, header, records, cfg)
-        log.info(_summary(record, loop.generations))
-        for w in record["warnings"]:
-            log.warning(f"gen {t}: {w}")
+            start = time.perf_counter()
+            samples = model.sample(n_draw, generator=generator(cfg.seed, "sample", t), **sampling)
+            sample_s = time.perf_counter() - start
+
+            start = time.perf_counter()
+            metrics = evaluator.score_images(
+                samples[: int(cfg.metrics.n_samples)], seed=derive_seed(cfg.seed, "eval", t)
+            )
+            eval_s = time.perf_counter() - start
+            warnings = list(diagnostics.get("warnings", []))
+            if t == 0:
+                warnings += generation_zero_health(
+                    metrics, header["floor"], n_classes=len(evaluator.real_class_shares), health=cfg.health
+                )
+
+            record: dict[str, Any] = {
+                "generation": t,
+                "counts": {
+                    "real": train_set.n_real,
+                    "synthetic": train_set.n_synthetic,
+                    "total": len(train_set.images),
+                    "sampled": n_draw,
+                },
+                "training_set": train_set.sources,
+                "warm_start": loop.warm_start and t > 0,
+                "device": str(device),
+                "seconds": {"train": train_s, "sample": sample_s, "eval": eval_s},
+                "sampling": sampling,
+                "diagnostics": {k: v for k, v in diagnostics.items() if k != "warnings"},
+                "healthy": not warnings,
+                "warnings": warnings,
+                "metrics": metrics,
+            }
+            state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            folder.commit_generation(t, record=record, state_dict=state_dict, samples=samples, export=_exporter(model))
+            records.append(folder.load_record(t))  # as written: non-finite numbers are null on disk and here alike
+            write_results(results_path, header, records, status="finished" if t + 1 == loop.generations else "running")
+            _write_views(folder.path, header, records, cfg)
+            log.info(_summary(record, loop.generations))
+            for w in record["warnings"]:
+                log.warning(f"gen {t}: {w}")
+    except BaseException:  # an error or Ctrl-C: say so in the file (a kill -9 is told by the lock, run_status.py)
+        write_results(results_path, header, records, status="interrupted")
+        raise
 
     log.info(f"run folder: {folder.path}")
     out = read_json(results_path)
@@ -226,13 +240,3 @@ def _check_same_config(previous: dict | None, config: dict, path: Path) -> None:
             f"{f' and {len(diff) - 1} more' if len(diff) > 1 else ''}); "
             "use the same overrides to resume, or another run_dir"
         )
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5
-        )
-        return out.stdout.strip() or None
-    except Exception:
-        return None

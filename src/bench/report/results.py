@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from bench.report.atomic import write_json, write_text
+from bench.report.run_status import STATUSES
 
 SCHEMA_VERSION = 1
 # scalar metric keys, in the order the CSV and the console show them
@@ -33,11 +34,17 @@ def read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def write_results(path: Path, header: dict, records: list[dict], *, finished: bool) -> dict:
+def write_results(path: Path, header: dict, records: list[dict], *, status: str) -> dict:
+    """status: `running` while a process writes the run, `finished`, or `interrupted` (it stopped on an error).
+
+    A run killed outright cannot say so: its file stays `running`, and bench.report.run_status tells it apart
+    from a live one by the run folder's lock.
+    """
+    assert status in STATUSES, status
     doc = {
         "schema_version": SCHEMA_VERSION,
         **header,
-        "status": "finished" if finished else "running",
+        "status": status,
         "generations": records,
     }
     write_json(path, doc)
