@@ -22,6 +22,11 @@ from bench.build import build  # noqa: E402
 from bench.errors import BenchError, check_positive  # noqa: E402
 
 PRECISIONS = ("32-true", "32", "bf16-mixed", "bf16-true", "16-mixed", "64-true")
+# Lightning strategies a generation can train under. Multi-GPU (or multi-process CPU) data parallel training is
+# ddp_spawn: the workers train, and the trained weights come back to this process, which samples and scores once.
+# Plain `ddp` re-launches the whole command once per device, which would run every generation's sampling, scoring
+# and folder writes once per device.
+STRATEGIES = ("auto", "ddp_spawn", "ddp_notebook")
 
 
 def training_length(trainer_cfg) -> dict:
@@ -39,6 +44,12 @@ def check_trainer(trainer_cfg) -> None:
     precision = str(trainer_cfg.get("precision", "32-true"))
     if precision not in PRECISIONS:
         raise BenchError(f"trainer.precision={precision!r} is not known; allowed: {', '.join(PRECISIONS)}")
+    strategy = str(trainer_cfg.get("strategy", "auto"))
+    if strategy not in STRATEGIES:
+        raise BenchError(
+            f"trainer.strategy={strategy!r} is not supported; allowed: {', '.join(STRATEGIES)} "
+            "(ddp_spawn trains on several devices and leaves sampling and scoring to this process)"
+        )
     clip = trainer_cfg.get("gradient_clip_val")
     if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip <= 0):
         raise BenchError(f"trainer.gradient_clip_val={clip} must be a number > 0 or null")
@@ -72,9 +83,14 @@ def fit(
         # save_dir/name/version are the folder convention of every Lightning logger (CSV, TensorBoard, W&B, ...)
         logger = build(logger_cfg, save_dir=str(log_dir), name=log_name, version="")
     callbacks = [build(c) for c in trainer_cfg.get("callbacks") or []]
+    if trainer_cfg.get("strategy", "auto") in ("ddp_spawn", "ddp_notebook"):
+        # D_t reaches the spawned workers through shared memory; the file-descriptor default failed in sandboxed
+        # kernels ("unable to resize file"), while named files in /dev/shm work everywhere
+        torch.multiprocessing.set_sharing_strategy("file_system")
     trainer = L.Trainer(
         accelerator=trainer_cfg.accelerator,
         devices=trainer_cfg.devices,
+        strategy=str(trainer_cfg.get("strategy", "auto")),
         **training_length(trainer_cfg),
         precision=str(trainer_cfg.get("precision", "32-true")),
         gradient_clip_val=trainer_cfg.get("gradient_clip_val"),
