@@ -109,7 +109,7 @@ def test_evaluator_cli_too_few_images(tmp_path, capsys):
     )
 
 
-def test_evaluator_cli_scores_real_digits_near_the_floor(mnist, tmp_path):
+def test_evaluator_cli_scores_real_digits_near_the_floor(mnist, tmp_path, monkeypatch):
     # real training digits are not the test writers, but they are real: near-floor scores
     np.save(tmp_path / "real.npy", mnist.train_images[:1200].numpy())
     out = subprocess.run(
@@ -134,7 +134,12 @@ def test_evaluator_cli_scores_real_digits_near_the_floor(mnist, tmp_path):
     assert m["classes_covered"] == 10 and m["recall"] > 0.75 and m["fid"] < 5 * f["fid"] + 10
     # a one-class "generator" scores badly on the same scale
     ones = mnist.train_images[mnist.train_labels == 1][:1200].numpy()
-    np.save(tmp_path / "ones.npy", ones)
-    assert evaluate_main(["--samples", str(tmp_path / "ones.npy"), "--out", str(tmp_path / "o.json")]) == 0
-    bad = json.loads((tmp_path / "o.json").read_text())["metrics"]
+    run_gen = tmp_path / "run" / "gen_000"  # samples inside a run folder: the JSON goes to the working directory
+    run_gen.mkdir(parents=True)
+    np.save(run_gen / "ones.npy", ones)
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    assert evaluate_main(["--samples", str(run_gen / "ones.npy")]) == 0
+    assert sorted(p.name for p in run_gen.iterdir()) == ["ones.npy"], "nothing is written into the run folder"
+    bad = json.loads((tmp_path / "cwd" / "ones.npy.metrics.json").read_text())["metrics"]
     assert bad["classes_covered"] == 1 and bad["kl_gen_real"] > 2.0 and bad["fid"] > 10 * m["fid"]

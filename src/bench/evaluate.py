@@ -164,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="mnist", help="data set whose test set is the reference (default: mnist)")
     parser.add_argument("--samples", required=True, help=".npy/.npz array of uint8 images, or a folder of PNGs")
-    parser.add_argument("--out", help="where to write the metrics JSON (default: <samples>.metrics.json)")
+    parser.add_argument(
+        "--out", help="where to write the metrics JSON (default: ./<samples name>.metrics.json, in this directory)"
+    )
     parser.add_argument("--n-samples", type=int, help="score a seeded random subset of this many images")
     parser.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples for 95%% confidence intervals")
     parser.add_argument("--seed", type=int, default=0)
@@ -184,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from bench.report.atomic import write_json
 
-    out = Path(args.out) if args.out else Path(str(Path(args.samples).resolve()).rstrip("/") + ".metrics.json")
+    # by default in the current directory, never beside the samples: those often sit in a run folder, whose files
+    # are the run's own record
+    out = Path(args.out) if args.out else Path(f"{Path(args.samples).resolve().name}.metrics.json")
     write_json(out, result)
     print(format_table(result))
     print(f"wrote {out}")
