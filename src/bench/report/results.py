@@ -47,6 +47,10 @@ def write_results(path: Path, header: dict, records: list[dict], *, status: str)
         "status": status,
         "generations": records,
     }
+    from bench.report.summary import summary_scores  # summary reads LEAD_METRICS from here
+
+    # per run, beside the per-generation numbers: how far and how soon it collapsed (definitions: summary.py)
+    doc["summary"] = summary_scores(doc)
     write_json(path, doc)
     return doc
 
