@@ -365,7 +365,7 @@ def make_run(path: str | Path, results: dict[str, Any], *, class_threshold: floa
     )
 
 
-def _warn(message: str) -> None:
+def warn_stderr(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
@@ -374,7 +374,7 @@ def load_runs(
     *,
     skip_invalid: bool = False,
     class_threshold: float = 0.5,
-    warn: Callable[[str], None] = _warn,
+    warn: Callable[[str], None] = warn_stderr,
 ) -> list[Run]:
     """Finished, valid runs under `paths`. An invalid file or a second copy of a run (same config and seed)
     raises InvalidResults, or with skip_invalid=True is reported through `warn` and left out; unfinished runs
@@ -611,9 +611,9 @@ def label_groups(groups: Sequence[Group]) -> None:
     shown = [k for k in varying if k not in ("model.name", "loop.name") and not k.endswith("._target_")]
     for g in groups:
         parts = [str(g.config.get("model.name", "?")), str(g.config.get("loop.name", "?"))]
-        parts += [f"{k}={_short(g.config[k])}" for k in shown if k in g.config]
+        parts += [f"{k}={value_text(g.config[k])}" for k in shown if k in g.config]
         g.label = " ".join(parts)
 
 
-def _short(v: Any) -> str:
+def value_text(v: Any) -> str:
     return json.dumps(v, default=str) if not isinstance(v, str) else v
