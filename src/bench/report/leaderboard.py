@@ -1,0 +1,425 @@
+"""The leaderboard: runs -> one ranked table per track, as leaderboard.md, leaderboard.csv and leaderboard.html.
+
+`build_leaderboard(paths, out_dir=...)` reads every results.json under `paths` (bench.report.aggregate: strict
+JSON, the published schema, consistency; an unusable file stops it with one line unless skip_invalid), groups
+seeds, and writes:
+
+- leaderboard.md: per track, a table ranked by one summary score (default `fid.auc`, the mean FID level over
+  generations), each cell `mean ± half-width of the 95% Student-t interval`, n seeds beside; then λ* where a
+  family of replay runs allows it (bench.critical_fraction), then the definitions.
+- leaderboard.csv: tidy, one row per (track, entry, quantity[, generation]): every metric at every generation
+  and every summary score, with mean, ci_low, ci_high and n; floats as Python writes them (they read back exactly).
+- leaderboard.html: one self-contained page (inline CSS and JS, no network): a sortable table per track and the
+  curves of the main metrics over generations (mean and interval band per entry), drawn as SVG by its own
+  script. Text from the files is only ever set as text (textContent), never parsed as HTML.
+
+Rows of different tracks (data set and checksum, feature extractor and sha256, images scored, generations) are
+never ranked together. Directions come from METRIC_INFO.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bench.critical_fraction import CriticalFraction, critical_fractions
+from bench.errors import BenchError
+from bench.report.aggregate import EVENT_SCORES, Estimate, Group, Track, direction, group_runs, load_runs, warn_stderr
+from bench.report.atomic import write_text
+from bench.report.summary import SUMMARY_DEFINITIONS, metric_registry
+
+DEFAULT_RANK = "fid.auc"
+# the table's columns (summary scores), those present in a track are shown
+COLUMNS: list[tuple[str, str]] = [
+    ("fid.gen0", "FID gen 0"),
+    ("fid.last", "FID last"),
+    ("fid.ratio", "FID last / gen 0"),
+    ("fid.auc", "FID mean level"),
+    ("precision.last", "precision last"),
+    ("recall.last", "recall last"),
+    ("coverage.last", "coverage last"),
+    ("classes_covered.last", "classes last"),
+    ("class_loss.first_loss_generation", "class lost at gen"),
+    ("minority.first_generation", "minority halved at gen"),
+]
+CURVE_METRICS: list[tuple[str, str]] = [
+    ("fid", "FID"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("coverage", "coverage"),
+    ("classes_covered", "classes covered"),
+    ("minority_share", "minority share"),
+]
+FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.html")
+CSV_FIELDS = [
+    "track",
+    "dataset",
+    "dataset_checksum",
+    "extractor",
+    "extractor_sha256",
+    "n_generated",
+    "generations",
+    "rank",
+    "entry",
+    "seeds",
+    "quantity",
+    "generation",
+    "higher_is_better",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "n",
+]
+INTERVAL_TEXT = (
+    "Cells: mean over seeds ± half-width of the 95% Student-t interval (t_{0.975,n-1}·s/√n); n seeds; "
+    "n = 1: no interval. Event generations count T (the number of generations) for runs where the event did not "
+    "happen."
+)
+
+
+@dataclass
+class Leaderboard:
+    tracks: dict[Track, list[Group]]
+    rank_by: str
+    ranks: dict[str, int | None] = field(default_factory=dict)  # group id -> rank in its track
+    critical: list[CriticalFraction] = field(default_factory=list)
+    n_files: int = 0
+
+
+def rank_groups(groups: list[Group], key: str) -> dict[str, int | None]:
+    """Sort `groups` (in place) by the mean of summary score `key` in its better direction; competition ranks
+    (1, 2, 2, 4); groups without the score go last, unranked."""
+    higher = direction(key)
+    assert higher is not None, f"{key} has no direction"
+
+    def mean(g: Group) -> float | None:
+        e = g.scores.get(key)
+        return None if e is None else e.mean
+
+    def order(g: Group) -> tuple[bool, float, str]:
+        m = mean(g)
+        return (m is None, 0.0 if m is None else -m if higher else m, g.label)
+
+    groups.sort(key=order)
+    ranks: dict[str, int | None] = {}
+    previous: float | None = None
+    for i, g in enumerate(groups):
+        m = mean(g)
+        if m is None:
+            ranks[g.id] = None
+        else:
+            ranks[g.id] = ranks[groups[i - 1].id] if i and m == previous else i + 1
+            previous = m
+    return ranks
+
+
+def check_rank_key(tracks: dict[Track, list[Group]], key: str) -> None:
+    names = sorted({k for groups in tracks.values() for g in groups for k in g.scores})
+    if key not in names or direction(key) is None:
+        ranked = [n for n in names if direction(n) is not None]
+        raise BenchError(f"--rank-by {key!r} is not a summary score with a direction; try one of: {', '.join(ranked)}")
+
+
+def build(
+    paths: Sequence[str | Path],
+    *,
+    skip_invalid: bool = False,
+    rank_by: str = DEFAULT_RANK,
+    n_resamples: int = 1000,
+    warn: Callable[[str], None] = warn_stderr,
+) -> Leaderboard:
+    runs = load_runs(paths, skip_invalid=skip_invalid, warn=warn)
+    if not runs:
+        raise BenchError(f"no finished, valid run under {', '.join(map(str, paths))}")
+    tracks = group_runs(runs)
+    check_rank_key(tracks, rank_by)
+    board = Leaderboard(tracks=tracks, rank_by=rank_by, n_files=len(runs))
+    for groups in tracks.values():
+        board.ranks.update(rank_groups(groups, rank_by))
+    board.critical = critical_fractions(runs, n_resamples=n_resamples)
+    return board
+
+
+# ---------------------------------------------------------------- text
+
+
+def fmt(x: float | None, digits: int = 4) -> str:
+    """`digits` significant digits in plain notation (190, 0.0123), exponent only outside [1e-4, 1e7)."""
+    if x is None:
+        return "–"
+    if float(x).is_integer() and abs(x) < 1e7:
+        return str(int(x))
+    if not 1e-4 <= abs(x) < 1e7:
+        return f"{x:.{digits}g}"
+    decimals = digits - 1 - math.floor(math.log10(abs(x)))
+    rounded = round(x, decimals)
+    return str(int(rounded)) if decimals <= 0 else f"{rounded:.{decimals}f}".rstrip("0").rstrip(".")
+
+
+def cell(e: Estimate | None, key: str = "", generations: int = -1) -> str:
+    """`mean ± half-width`, or the mean alone when there is no interval; `–` when there is no value; `none` for
+    an event generation that no seed reached within its `generations`."""
+    if e is None or e.mean is None:
+        return "–"
+    if key in EVENT_SCORES and e.mean == generations:
+        return "none"
+    hw = e.half_width
+    return fmt(e.mean) if hw is None else f"{fmt(e.mean)} ± {fmt(hw, 2)}"
+
+
+def _arrow(key: str) -> str:
+    return {True: " ↑", False: " ↓", None: ""}[direction(key)]
+
+
+def _columns(groups: Sequence[Group]) -> list[tuple[str, str]]:
+    return [(k, t) for k, t in COLUMNS if any(k in g.scores and g.scores[k].n for g in groups)]
+
+
+def _flags(g: Group) -> str:
+    flags = []
+    if g.unhealthy:
+        flags.append(f"gen 0 unhealthy in {g.unhealthy}/{len(g.runs)}")
+    dirty = sum(1 for r in g.runs if (r.results.get("environment") or {}).get("source_dirty") is True)
+    if dirty:
+        flags.append(f"uncommitted source in {dirty}/{len(g.runs)}")
+    return "; ".join(flags)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(board: Leaderboard) -> str:
+    lines = ["# Leaderboard", ""]
+    title = dict(COLUMNS).get(board.rank_by, board.rank_by)
+    lines += [
+        f"{board.n_files} runs, {sum(len(g) for g in board.tracks.values())} entries, {len(board.tracks)} track(s). "
+        f"Ranked within each track by **{title}** ({'higher' if direction(board.rank_by) else 'lower'} is better). "
+        + INTERVAL_TEXT,
+        "",
+    ]
+    for track, groups in board.tracks.items():
+        columns = _columns(groups)
+        lines += [f"## {_md_escape(track.label())}", ""]
+        header = ["rank", "entry", "n", *(f"{t}{_arrow(k)}" for k, t in columns)]
+        lines += [
+            "| " + " | ".join(header) + " |",
+            "|" + "|".join(["---:", "---", "---:"] + ["---:"] * len(columns)) + "|",
+        ]
+        for g in groups:
+            rank = board.ranks.get(g.id)
+            entry = _md_escape(g.label) + (f" ⚠ {_flags(g)}" if _flags(g) else "")
+            row = [fmt(rank) if rank is not None else "–", entry, str(len(g.runs))]
+            row += [cell(g.scores.get(k), k, track.generations) for k, _ in columns]
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+        critical = [c for c in board.critical if c.track == track]
+        if critical:
+            lines += ["Critical real fraction λ* (bench.critical_fraction):", ""]
+            for c in critical:
+                lines.append(f"- {_md_escape(c.family)}: {c.sentence()}")
+                for p in c.grid:
+                    verdict = {True: "passes", False: "fails", None: "undecided"}[p.passes]
+                    reason = f" ({_md_escape(p.reason)})" if p.reason else ""
+                    seeds = ", ".join(map(str, p.seeds))
+                    lines.append(f"  - λ = {p.real_fraction:g} ({p.loop}, seeds {seeds}): {verdict}{reason}")
+            lines.append("")
+    lines += ["## Definitions", ""]
+    lines += [f"- `<metric>.{k}`: {v}" for k, v in SUMMARY_DEFINITIONS.items() if "." not in k]
+    lines += [f"- `{k}`: {v}" for k, v in SUMMARY_DEFINITIONS.items() if "." in k]
+    lines.append(
+        "- λ*: the smallest loop.real_fraction whose seeds' mean stays on the good side of the generation-0 95% "
+        "interval for every generation on fid, precision, recall, coverage and classes_covered "
+        "(python -m bench.critical_fraction --help)."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _num(x: float | int | None) -> str:
+    return "" if x is None else repr(x) if isinstance(x, float) else str(x)
+
+
+def to_csv(board: Leaderboard) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for track, groups in board.tracks.items():
+        base = {
+            "track": track.id,
+            "dataset": track.dataset,
+            "dataset_checksum": track.checksum,
+            "extractor": track.extractor,
+            "extractor_sha256": track.extractor_sha256,
+            "n_generated": track.n_generated,
+            "generations": track.generations,
+        }
+        for g in groups:
+            row = {**base, "rank": _num(board.ranks.get(g.id)), "entry": g.label, "seeds": " ".join(map(str, g.seeds))}
+            quantities: list[tuple[str, int | None, Estimate]] = [(k, None, e) for k, e in g.scores.items()]
+            quantities += [(m, t, e) for m, curve in g.curves.items() for t, e in enumerate(curve)]
+            for name, t, e in quantities:
+                higher = direction(name)
+                writer.writerow(
+                    {
+                        **row,
+                        "quantity": name,
+                        "generation": "" if t is None else t,
+                        "higher_is_better": "" if higher is None else str(higher).lower(),
+                        "mean": _num(e.mean),
+                        "ci_low": _num(e.low),
+                        "ci_high": _num(e.high),
+                        "n": e.n,
+                    }
+                )
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------- html
+
+
+def _est(e: Estimate | None) -> list[float | int | None] | None:
+    return None if e is None else [e.mean, e.low, e.high, e.n]
+
+
+def html_data(board: Leaderboard) -> dict[str, Any]:
+    """Everything the page's script draws, as plain JSON."""
+    registry = metric_registry()
+    tracks = []
+    for track, groups in board.tracks.items():
+        columns = _columns(groups)
+        curve_metrics = [(k, t) for k, t in CURVE_METRICS if any(k in g.curves for g in groups)]
+        floors = {
+            k: next((g.floor.get(k) for g in groups if g.floor.get(k) is not None), None) for k, _ in curve_metrics
+        }
+        tracks.append(
+            {
+                "id": track.id,
+                "label": track.label(),
+                "generations": track.generations,
+                "columns": [{"key": k, "title": t, "higher": direction(k)} for k, t in columns],
+                "curve_metrics": [
+                    {
+                        "key": k,
+                        "title": t,
+                        "higher": direction(k),
+                        "floor": floors[k],
+                        "definition": registry.get(k, {}).get("definition", ""),
+                    }
+                    for k, t in curve_metrics
+                ],
+                "entries": [
+                    {
+                        "id": g.id,
+                        "label": g.label,
+                        "rank": board.ranks.get(g.id),
+                        "seeds": g.seeds,
+                        "flags": _flags(g),
+                        "scores": {k: _est(g.scores.get(k)) for k, _ in columns},
+                        "curves": {k: [_est(e) for e in g.curves[k]] for k, _ in curve_metrics if k in g.curves},
+                    }
+                    for g in groups
+                ],
+                "critical": [
+                    {
+                        "family": c.family,
+                        "sentence": c.sentence(),
+                        "notes": c.notes,
+                        "grid": [
+                            {
+                                "lambda": p.real_fraction,
+                                "loop": p.loop,
+                                "seeds": p.seeds,
+                                "passes": p.passes,
+                                "reason": p.reason,
+                            }
+                            for p in c.grid
+                        ],
+                    }
+                    for c in board.critical
+                    if c.track == track
+                ],
+            }
+        )
+    return {
+        "rank_by": board.rank_by,
+        "rank_title": dict(COLUMNS).get(board.rank_by, board.rank_by),
+        "rank_higher": direction(board.rank_by),
+        "n_files": board.n_files,
+        "interval_text": INTERVAL_TEXT,
+        "definitions": SUMMARY_DEFINITIONS,
+        "event_scores": list(EVENT_SCORES),
+        "tracks": tracks,
+    }
+
+
+def _asset(name: str) -> str:
+    return resources.files("bench.report").joinpath("leaderboard_assets", name).read_text()
+
+
+def to_html(board: Leaderboard) -> str:
+    # inside <script type="application/json">: no "</script>", no HTML parsing of data from the files
+    data = json.dumps(html_data(board), allow_nan=False, ensure_ascii=False)
+    data = data.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    page = _asset("template.html")
+    for placeholder, text in (("/*STYLE*/", _asset("leaderboard.css")), ("/*SCRIPT*/", _asset("leaderboard.js"))):
+        page = page.replace(placeholder, text)
+    return page.replace("/*DATA*/", data)
+
+
+# ---------------------------------------------------------------- files and console
+
+
+def default_out_dir(paths: Sequence[str | Path]) -> Path:
+    """The common parent of the inputs (a file's folder, a folder itself), or the current folder if only / is."""
+    folders = [str(Path(p).resolve().parent if Path(p).is_file() else Path(p).resolve()) for p in paths]
+    common = Path(os.path.commonpath(folders)) if folders else Path.cwd()
+    return Path.cwd() if common == Path(common.anchor) else common
+
+
+def console_summary(board: Leaderboard, written: Sequence[Path]) -> str:
+    lines = []
+    title = dict(COLUMNS).get(board.rank_by, board.rank_by)
+    for track, groups in board.tracks.items():
+        lines.append(f"track: {track.label()}")
+        width = max(len(g.label) for g in groups)
+        for g in groups:
+            rank = board.ranks.get(g.id)
+            flags = f"  ⚠ {_flags(g)}" if _flags(g) else ""
+            lines.append(
+                f"  {fmt(rank) if rank is not None else '–':>3}. {g.label:<{width}}  {title}{_arrow(board.rank_by)} "
+                f"{cell(g.scores.get(board.rank_by), board.rank_by, track.generations)}  (n={len(g.runs)}){flags}"
+            )
+        lines += [f"  λ* {c.family}: {c.sentence()}" for c in board.critical if c.track == track]
+    lines.append(f"written: {', '.join(str(p) for p in written)}")
+    return "\n".join(lines)
+
+
+def build_leaderboard(
+    paths: Sequence[str | Path],
+    *,
+    out_dir: str | Path | None = None,
+    skip_invalid: bool = False,
+    rank_by: str = DEFAULT_RANK,
+    n_resamples: int = 1000,
+    warn: Callable[[str], None] = warn_stderr,
+    echo: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Write leaderboard.md, .csv and .html for the runs under `paths` into `out_dir` (default: their common
+    parent); returns the paths written. An unusable file raises InvalidResults (a BenchError) unless skip_invalid.
+    `echo`: where the console summary goes (None: nowhere)."""
+    board = build(paths, skip_invalid=skip_invalid, rank_by=rank_by, n_resamples=n_resamples, warn=warn)
+    out = Path(out_dir) if out_dir is not None else default_out_dir(paths)
+    written = [out / name for name in FILES]
+    for path, text in zip(written, (to_markdown(board), to_csv(board), to_html(board)), strict=True):
+        write_text(path, text)
+    if echo is not None:
+        echo(console_summary(board, written))
+    return written

@@ -1,0 +1,197 @@
+"""The leaderboard files from hand-made results: tracks apart, numbers that read back, rejection in one line, and
+the HTML page rendered by headless Chromium (skipped where /usr/bin/chromium is absent)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.leaderboard import main
+from bench.report.aggregate import estimate
+from bench.report.leaderboard import build_leaderboard, default_out_dir, fmt
+from bench.report.summary import summary_scores
+from test_aggregate import DEFAULT_CURVES, make_results, write_run
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _curves(fid: list[float], recall: float = 0.4) -> dict[str, list[float]]:
+    return {**DEFAULT_CURVES, "fid": fid, "recall": [recall] * len(fid)}
+
+
+def _runs(root: Path) -> dict[str, list[dict]]:
+    """Track A (100 images scored): replace x3 seeds, real x1; track B (50 images scored): replace x1."""
+    docs = {
+        "a_replace": [
+            make_results(seed=s, curves=_curves(fid, recall=0.3 + 0.01 * s))
+            for s, fid in enumerate([[100.0, 150.0, 200.0], [110.0, 170.0, 230.0], [90.0, 160.0, 190.0]])
+        ],
+        "a_real": [make_results(seed=0, loop="real", curves=_curves([100.0, 101.0, 99.5], recall=0.5))],
+        "b_replace": [make_results(seed=0, n_generated=50, curves=_curves([300.0, 310.0, 320.0]))],
+    }
+    for name, runs in docs.items():
+        for doc in runs:
+            write_run(root, f"{name}_s{doc['config']['seed']}", doc)
+    return docs
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_files_are_written_and_the_csv_reads_back_the_inputs(tmp_path):
+    docs = _runs(tmp_path / "runs")
+    written = build_leaderboard([tmp_path / "runs"], out_dir=tmp_path / "out", n_resamples=0)
+    assert [p.name for p in written] == ["leaderboard.md", "leaderboard.csv", "leaderboard.html"]
+    rows = _read_csv(tmp_path / "out" / "leaderboard.csv")
+
+    def row(entry: str, quantity: str, generation: int | None = None, n_generated: int = 100) -> dict[str, str]:
+        (r,) = [
+            r
+            for r in rows
+            if r["entry"] == entry
+            and r["quantity"] == quantity
+            and r["generation"] == ("" if generation is None else str(generation))
+            and r["n_generated"] == str(n_generated)
+        ]
+        return r
+
+    # one seed: the values themselves, exactly, and no interval
+    real = docs["a_real"][0]
+    for t, g in enumerate(real["generations"]):
+        for key in ("fid", "precision", "recall", "coverage", "classes_covered"):
+            r = row("vae real", key, t)
+            assert float(r["mean"]) == g["metrics"][key] and r["ci_low"] == r["ci_high"] == "" and r["n"] == "1"
+    for key, value in summary_scores(real)["metrics"]["fid"].items():
+        assert float(row("vae real", f"fid.{key}")["mean"]) == value
+    # three seeds: mean and Student-t interval of the inputs
+    for t in range(3):
+        e = estimate(d["generations"][t]["metrics"]["fid"] for d in docs["a_replace"])
+        r = row("vae replace", "fid", t)
+        assert (float(r["mean"]), float(r["ci_low"]), float(r["ci_high"]), int(r["n"])) == (e.mean, e.low, e.high, 3)
+    auc = estimate(summary_scores(d)["metrics"]["fid"]["auc"] for d in docs["a_replace"])
+    assert float(row("vae replace", "fid.auc")["mean"]) == auc.mean
+    assert row("vae replace", "fid.auc")["higher_is_better"] == "false"
+    assert row("vae replace", "recall.last")["higher_is_better"] == "true"
+    assert row("vae replace", "fid", 0)["seeds"] == "0 1 2"
+
+
+def test_tracks_are_never_ranked_together(tmp_path):
+    _runs(tmp_path / "runs")
+    build_leaderboard([tmp_path / "runs"], out_dir=tmp_path, n_resamples=0)
+    rows = _read_csv(tmp_path / "leaderboard.csv")
+    ranks = {(r["n_generated"], r["entry"]): r["rank"] for r in rows}
+    # track A ranks by mean FID level (lower is better): real first; track B's only entry is its own first
+    assert ranks == {("100", "vae real"): "1", ("100", "vae replace"): "2", ("50", "vae replace"): "1"}
+    md = (tmp_path / "leaderboard.md").read_text()
+    sections = re.split(r"^## ", md, flags=re.M)[1:]
+    tables = [s for s in sections if "generated images scored" in s]
+    by_size = {re.search(r"(\d+) generated images scored", t).group(1): t for t in tables}
+    assert len(tables) == 2 and by_size["100"].count("| vae ") == 2 and by_size["50"].count("| vae ") == 1
+    html = (tmp_path / "leaderboard.html").read_text()
+    data = json.loads(re.search(r'<script type="application/json" id="data">(.*?)</script>', html, re.S).group(1))
+    assert sorted(len(t["entries"]) for t in data["tracks"]) == [1, 2]
+
+
+def test_rank_by_follows_the_metric_direction(tmp_path):
+    _runs(tmp_path / "runs")
+    build_leaderboard([tmp_path / "runs"], out_dir=tmp_path, rank_by="recall.last", n_resamples=0)
+    rows = [r for r in _read_csv(tmp_path / "leaderboard.csv") if r["n_generated"] == "100"]
+    assert {r["entry"]: r["rank"] for r in rows} == {"vae real": "1", "vae replace": "2"}  # higher recall first
+
+
+def test_markdown_cells_show_mean_interval_and_n(tmp_path):
+    docs = _runs(tmp_path / "runs")
+    build_leaderboard([tmp_path / "runs"], out_dir=tmp_path, n_resamples=0)
+    md = (tmp_path / "leaderboard.md").read_text()
+    e = estimate(d["generations"][2]["metrics"]["fid"] for d in docs["a_replace"])
+    assert e.half_width is not None
+    line = next(line for line in md.splitlines() if line.startswith("| 2 | vae replace |"))
+    assert f"{fmt(e.mean)} ± {fmt(e.half_width, 2)}" in line and "| 3 |" in line
+    real = next(line for line in md.splitlines() if line.startswith("| 1 | vae real |"))
+    assert "±" not in real and "| 1 |" in real  # one seed: no interval
+    assert "## Definitions" in md and "`<metric>.auc`" in md
+
+
+def test_a_bad_file_stops_the_command_in_one_line_unless_skipped(tmp_path, capsys):
+    _runs(tmp_path / "runs")
+    bad = make_results(seed=7)
+    del bad["generations"][2]["metrics"]["fid"]
+    path = write_run(tmp_path / "other", "x", bad) / "results.json"
+    assert main([str(tmp_path / "runs"), str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {path}: generations[2].metrics.fid missing\n"
+    assert not (tmp_path / "out").exists()
+    assert main([str(tmp_path / "runs"), str(path), "--out", str(tmp_path / "out"), "--skip-invalid"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == f"warning: {path}: generations[2].metrics.fid missing (skipped)\n"
+    assert "1. vae real" in captured.out and "written:" in captured.out
+    assert main([str(tmp_path / "runs"), "--rank-by", "fid.nonsense", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error: --rank-by 'fid.nonsense' is not a summary score")
+
+
+def test_default_output_is_the_common_folder_of_the_inputs(tmp_path):
+    _runs(tmp_path / "runs")
+    a, b = tmp_path / "runs" / "a_real_s0", tmp_path / "runs" / "b_replace_s0" / "results.json"
+    assert default_out_dir([a, b]) == tmp_path / "runs"
+    assert default_out_dir([a]) == a
+
+
+def test_the_module_runs_as_a_command(tmp_path):
+    _runs(tmp_path / "runs")
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.leaderboard", str(tmp_path / "runs"), "--bootstrap", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "runs" / "leaderboard.html").is_file()
+    assert out.stdout.splitlines()[-1].startswith("written: ")
+
+
+def test_the_page_is_self_contained_and_escapes_what_files_say(tmp_path):
+    (tmp_path / "runs").mkdir()
+    doc = make_results(model="</script><img src=x onerror=alert(1)>")
+    write_run(tmp_path / "runs", "evil", doc)
+    build_leaderboard([tmp_path / "runs"], out_dir=tmp_path, n_resamples=0)
+    html = (tmp_path / "leaderboard.html").read_text()
+    assert html.count("</script>") == 2  # the data block's and the script's own: the label cannot close one
+    assert "<img" not in html and "<link" not in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert re.findall(r"https?://[^\s\"')]+", html) == ["http://www.w3.org/2000/svg"]  # the SVG namespace only
+
+
+def _chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+    flags += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    return subprocess.run(
+        [str(CHROMIUM), *flags, f"--user-data-dir={tmp_path / 'chromium'}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium absent (apt-get install -y chromium)")
+def test_headless_chromium_renders_every_row(tmp_path):
+    _runs(tmp_path / "runs")
+    write_run(tmp_path / "runs", "evil_s0", make_results(model="<img src=x onerror=alert(1)>"))
+    build_leaderboard([tmp_path / "runs"], out_dir=tmp_path, n_resamples=0)
+    out = _chromium(["--dump-dom", (tmp_path / "leaderboard.html").as_uri()], tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    dom = out.stdout
+    assert 'data-rendered="true"' in dom
+    rows = re.findall(r'<tr data-entry="([0-9a-f]+)"', dom)
+    assert len(rows) == 4 and len(set(rows)) == 4  # every entry of both tracks, once
+    assert dom.count('<table class="board"') == 2
+    assert "vae replace" in dom and "vae real" in dom
+    assert dom.count("<polyline") >= 4 * 5  # a curve per entry and main metric
+    assert "&lt;img src=x onerror=alert(1)&gt;" in dom and "<img" not in dom  # a label is text, never markup
