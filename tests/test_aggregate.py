@@ -200,6 +200,16 @@ def test_a_run_given_twice_counts_once_and_a_copy_elsewhere_is_refused(tmp_path)
         load_runs([tmp_path])
 
 
+def test_a_sweep_folder_leads_to_the_runs_it_points_to(tmp_path):
+    run = write_run(tmp_path / "outputs" / "mnist-vae-replace", "seed=0", make_results())
+    sweep = tmp_path / "outputs" / "sweeps" / "2026-01-01_00-00-00"
+    (sweep / "runs").mkdir(parents=True)
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    (sweep / "runs" / "0.txt").write_text(f"{run.resolve()}\n")
+    (sweep / "runs" / "1.txt").write_text(f"{tmp_path / 'gone'}\n")  # a job that wrote nothing: left out
+    assert find_results([sweep]) == [run.resolve() / "results.json"]
+
+
 def test_missing_paths_and_empty_folders_are_named(tmp_path):
     with pytest.raises(BenchError, match="no such file or folder"):
         find_results([tmp_path / "nope"])

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from bench.errors import BenchError
 from bench.report.leaderboard import DEFAULT_RANK, build_leaderboard
+from bench.report.summary import DEFAULT_CLASS_THRESHOLD
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,6 +34,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--skip-invalid", action="store_true", help="leave unusable files out with a warning")
     parser.add_argument("--bootstrap", type=int, default=1000, help="seed-bootstrap resamples for λ*, 0: none")
+    parser.add_argument(
+        "--class-threshold",
+        type=float,
+        default=DEFAULT_CLASS_THRESHOLD,
+        help="a class is lost below this share of its real share (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     try:
         build_leaderboard(
@@ -41,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             skip_invalid=args.skip_invalid,
             rank_by=args.rank_by,
             n_resamples=args.bootstrap,
+            class_threshold=args.class_threshold,
             echo=print,
         )
     except BenchError as e:

@@ -265,21 +265,29 @@ def load_results(path: str | Path) -> dict[str, Any]:
     return doc
 
 
+def sweep_pointers(folder: Path) -> list[Path]:
+    """The run folders a sweep folder points to: `python -m bench -m` keeps its multirun.yaml and one
+    runs/<job>.txt per job (a path, read as text) there, while the runs live in the shared outputs/ folders."""
+    if not (folder / "multirun.yaml").is_file():
+        return []
+    pointers = sorted((folder / "runs").glob("*.txt"))
+    targets = [Path(p.read_text(errors="replace").strip()) for p in pointers]
+    return [t / "results.json" for t in targets if (t / "results.json").is_file()]
+
+
 def find_results(paths: Sequence[str | Path]) -> list[Path]:
-    """results.json files: a file as given, every results.json below a folder (symlinks not followed), sorted."""
+    """results.json files: a file as given; for a folder every results.json below it (symlinks not followed) and,
+    for a sweep folder, those of the runs it points to (sweep_pointers)."""
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_file():
             found.append(p)
         elif p.is_dir():
-            below = [
-                Path(d) / "results.json"
-                for d, dirs, files in os.walk(p)
-                if "results.json" in files and not dirs.sort()  # sorted walk: a stable order
-            ]
+            below = [Path(d) / "results.json" for d, _, files in os.walk(p) if "results.json" in files]
+            below = sorted(below) + sweep_pointers(p)
             if not below:
                 raise BenchError(f"{p}: no results.json in this folder or below it")
-            found.extend(sorted(below))
+            found.extend(below)
         else:
             raise BenchError(f"{p}: no such file or folder")
     unique: dict[Path, Path] = {}
@@ -445,6 +453,7 @@ def t_cdf(t: float, df: float) -> float:
     return 1.0 - tail if t > 0 else tail
 
 
+@functools.lru_cache(maxsize=1024)  # a few (p, df) pairs, asked thousands of times by λ*'s bootstrap
 def t_quantile(p: float, df: float) -> float:
     """The p-quantile of Student's t (bisection on t_cdf, to 1e-12); t_quantile(0.975, 2) = 4.3027."""
     assert 0.0 < p < 1.0 and df > 0, f"t_quantile needs 0 < p < 1 and df > 0, got p={p}, df={df}"

@@ -34,7 +34,7 @@ from bench.critical_fraction import CriticalFraction, critical_fractions
 from bench.errors import BenchError
 from bench.report.aggregate import EVENT_SCORES, Estimate, Group, Track, direction, group_runs, load_runs, warn_stderr
 from bench.report.atomic import write_text
-from bench.report.summary import SUMMARY_DEFINITIONS, metric_registry
+from bench.report.summary import DEFAULT_CLASS_THRESHOLD, SUMMARY_DEFINITIONS, metric_registry
 
 DEFAULT_RANK = "fid.auc"
 # the table's columns (summary scores), those present in a track are shown
@@ -134,9 +134,12 @@ def build(
     skip_invalid: bool = False,
     rank_by: str = DEFAULT_RANK,
     n_resamples: int = 1000,
+    class_threshold: float = DEFAULT_CLASS_THRESHOLD,
     warn: Callable[[str], None] = warn_stderr,
 ) -> Leaderboard:
-    runs = load_runs(paths, skip_invalid=skip_invalid, warn=warn)
+    if not 0 < class_threshold <= 1:
+        raise BenchError(f"class threshold {class_threshold} must be in (0, 1]")
+    runs = load_runs(paths, skip_invalid=skip_invalid, class_threshold=class_threshold, warn=warn)
     if not runs:
         raise BenchError(f"no finished, valid run under {', '.join(map(str, paths))}")
     tracks = group_runs(runs)
@@ -409,13 +412,21 @@ def build_leaderboard(
     skip_invalid: bool = False,
     rank_by: str = DEFAULT_RANK,
     n_resamples: int = 1000,
+    class_threshold: float = DEFAULT_CLASS_THRESHOLD,
     warn: Callable[[str], None] = warn_stderr,
     echo: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Write leaderboard.md, .csv and .html for the runs under `paths` into `out_dir` (default: their common
     parent); returns the paths written. An unusable file raises InvalidResults (a BenchError) unless skip_invalid.
     `echo`: where the console summary goes (None: nowhere)."""
-    board = build(paths, skip_invalid=skip_invalid, rank_by=rank_by, n_resamples=n_resamples, warn=warn)
+    board = build(
+        paths,
+        skip_invalid=skip_invalid,
+        rank_by=rank_by,
+        n_resamples=n_resamples,
+        class_threshold=class_threshold,
+        warn=warn,
+    )
     out = Path(out_dir) if out_dir is not None else default_out_dir(paths)
     written = [out / name for name in FILES]
     for path, text in zip(written, (to_markdown(board), to_csv(board), to_html(board)), strict=True):
