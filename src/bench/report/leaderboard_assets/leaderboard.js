@@ -135,7 +135,7 @@
       if (band.length === pts.length && band.length > 1) {
         const upper = band.map(([t, p]) => x(t) + "," + y(p[2]));
         const lower = band.slice().reverse().map(([t, p]) => x(t) + "," + y(p[1]));
-        root.append(svg("polygon", { points: upper.concat(lower).join(" "), fill: e.style.color, opacity: 0.13,
+        root.append(svg("polygon", { points: upper.concat(lower).join(" "), fill: e.style.color, opacity: 0.1,
           "clip-path": "url(#" + clipId + ")" }));
       }
       root.append(svg("polyline", { points: pts.map(([t, p]) => x(t) + "," + y(p[0])).join(" "), fill: "none",
@@ -180,7 +180,7 @@
     section.append(t.node);
     const charts = el("div", { class: "charts" });
     for (const m of track.curve_metrics) charts.append(chart(m, t.entries, track.generations));
-    section.append(charts, critical(track));
+    section.append(critical(track), charts);  // λ* right under its table, before the curves
     board.append(section);
   }
   const defs = el("dl");
