@@ -318,8 +318,8 @@ def report(found: Sequence[CriticalFraction]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.critical_fraction",
-        description="The critical real fraction λ*: the smallest loop.real_fraction whose runs stay within their "
-        "generation-0 95%% interval on every metric for all generations (see the module docstring).",
+        description=(__doc__ or "\n\n").split("\n", 2)[2],  # the definitions; the usage line is argparse's own
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", help="run folders, sweep folders or results.json files")
     parser.add_argument(

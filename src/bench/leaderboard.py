@@ -25,7 +25,8 @@ from bench.report.summary import DEFAULT_CLASS_THRESHOLD
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.leaderboard",
-        description="Rank model-collapse runs by track; write leaderboard.md, .csv and .html.",
+        description=(__doc__ or "\n\n").split("\n", 2)[2],  # the module docstring without its usage line
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", help="run folders, sweep folders or results.json files")
     parser.add_argument("--out", default=None, help="output folder (default: the inputs' common folder)")
