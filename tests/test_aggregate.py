@@ -12,7 +12,6 @@ import pytest
 
 from bench.errors import BenchError
 from bench.report.aggregate import (
-    NOT_RESULT_KEYS,
     SUPPORTED_KEYWORDS,
     InvalidResults,
     Track,
@@ -175,12 +174,6 @@ def test_tracks_split_on_data_extractor_sample_size_and_generations(tmp_path):
     assert len(tracks) == 5
     assert all(len(groups) == 1 for groups in tracks.values())
     assert len({t.id for t in tracks}) == 5
-
-
-def test_not_result_keys_match_the_run_loop():
-    from bench.run import NOT_RESULT_KEYS as RUN_KEYS
-
-    assert set(RUN_KEYS) <= NOT_RESULT_KEYS
 
 
 def test_unfinished_runs_are_skipped_with_a_warning(tmp_path):

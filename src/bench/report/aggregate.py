@@ -37,12 +37,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bench.config import NOT_RESULT_KEYS as RUN_NOT_RESULT_KEYS
 from bench.errors import BenchError
 from bench.report.summary import metric_registry, summary_scores
 
-# keys (and the keys under them) that do not change what a run computes: the run loop's NOT_RESULT_KEYS, kept
-# equal by a test; `seed` is what tells the runs of a group apart
-NOT_RESULT_KEYS = frozenset({"run_dir", "cache_dir", "trainer.enable_progress_bar", "trainer.num_threads", "sweep"})
+# keys (and the keys under them) that do not change what a run computes: the one list that also names run folders
+# and checks resumes; `seed` is what tells the runs of a group apart
+NOT_RESULT_KEYS = frozenset(RUN_NOT_RESULT_KEYS)
 MAX_FILE_BYTES = 256 * 2**20  # a results.json of 1000 classes x 100 generations is a few MB
 LEVEL = 0.95
 # summary scores that are a generation at which something happened; "never" counts as T (censored)
