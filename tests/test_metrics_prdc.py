@@ -5,7 +5,7 @@ import torch
 
 from bench.errors import BenchError
 from bench.metrics import density_coverage, prdc, precision_recall
-from bench.metrics._common import knn_radii
+from bench.metrics._common import exact_sq_distances, knn, knn_radii, pairwise_distances
 
 
 def line(*xs):
@@ -128,3 +128,71 @@ def test_errors():
         knn_radii(x[:5], [5])
     with pytest.raises(BenchError, match="real_radii_pr"):
         prdc(x, x, real_radii_pr=torch.ones(9))
+
+
+def _regimes():
+    g = torch.Generator().manual_seed(6)
+    real = torch.randn(400, 32, generator=g)
+    return {
+        "overlapping": (real, 0.9 * torch.randn(300, 32, generator=g) + 0.1),
+        # generated rows at the real mean lie inside most real balls: the dense route of the pass
+        "collapsed": (real, 0.05 * torch.randn(300, 32, generator=g)),
+        # generated balls hold most real rows: the dense route for recall
+        "wide": (real, 3.0 * torch.randn(300, 32, generator=g)),
+        # duplicated rows (radius 0) on both sides, generated copies of real rows (ties at radii)
+        "duplicates": (torch.cat([real[:200], real[:200]]), torch.cat([real[:100], real[:100], real[300:400]])),
+        "identical": (real, torch.ones(300, 32)),
+    }
+
+
+@pytest.mark.parametrize("regime", sorted(_regimes()))
+def test_every_regime_equals_the_definition_for_every_chunk_size(regime):
+    real, gen = _regimes()[regime]
+    for strict in (False, True):
+        want = brute_force(real.double(), gen.double(), 3, 5, strict)
+        for chunk in (1000, 64, 17):
+            assert prdc(real, gen, strict=strict, chunk_size=chunk) == want, (regime, strict, chunk)
+
+
+def test_float64_bounds_give_the_same_results():
+    # bounds come from a float64 product when float32 matmuls may run at reduced precision
+    g = torch.Generator().manual_seed(7)
+    real, gen = torch.randn(500, 24, generator=g), 0.8 * torch.randn(400, 24, generator=g)
+    want = prdc(real, gen, chunk_size=100)
+    radii = knn_radii(real, [3, 5], chunk_size=100)
+    before = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("high")
+        assert prdc(real, gen, chunk_size=77) == want
+        again = knn_radii(real, [3, 5], chunk_size=300)
+        assert torch.equal(again[3], radii[3]) and torch.equal(again[5], radii[5])
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
+def test_exact_distance_does_not_depend_on_its_batch():
+    g = torch.Generator().manual_seed(8)
+    a, b = torch.randn(50, 130, generator=g), torch.randn(40, 130, generator=g) * 1e3
+    full = pairwise_distances(a, b)
+    ia, ib = torch.randint(0, 50, (300,), generator=g), torch.randint(0, 40, (300,), generator=g)
+    one = exact_sq_distances(a, b, ia, ib)
+    parts = torch.cat([exact_sq_distances(a, b, ia[s : s + 7], ib[s : s + 7]) for s in range(0, 300, 7)])
+    assert torch.equal(one, parts)
+    assert torch.equal(one.sqrt(), full[ia, ib])
+    assert torch.equal(pairwise_distances(a, a).diagonal(), torch.zeros(50, dtype=torch.float64))
+
+
+def test_knn_matches_sorting_all_distances():
+    g = torch.Generator().manual_seed(9)
+    x = torch.randn(300, 16, generator=g)
+    x[5] = x[6]
+    d = pairwise_distances(x, x)
+    d.fill_diagonal_(float("inf"))
+    want_d, want_i = d.sort(dim=1, stable=True)
+    for chunk in (1, 50, 1000):
+        got_d, got_i = knn(x, 7, chunk_size=chunk)
+        assert torch.equal(got_d, want_d[:, :7]) and torch.equal(got_i, want_i[:, :7])
+    y = torch.randn(120, 16, generator=g)
+    got_d, got_i = knn(y, 4, other=x, chunk_size=33)
+    want_d, want_i = pairwise_distances(y, x).sort(dim=1, stable=True)
+    assert torch.equal(got_d, want_d[:, :4]) and torch.equal(got_i, want_i[:, :4])

@@ -13,7 +13,9 @@ Also reported, as distance distributions (mean, median, p05, p95):
 nn_gen_train_* = d(g, t(g)) over generated g, and nn_train_train_* = r(t)
 over training t, the scale to compare them with.
 
-Chunked over rows (O(chunk_size * N_train) memory); `train_nn` (from
+Distances are the exact ones of `bench.metrics._common` (float64; the
+nearest training row is the lower index among exact ties). Chunked over rows
+(O(chunk_size * N_train) memory); `train_nn` (from
 `train_nn_distances`) skips the O(N_train^2) part when one training set is
 scored against many generated sets.
 """
@@ -29,9 +31,8 @@ from bench.metrics._common import (
     as_features,
     check_chunk_size,
     common_dtype,
+    knn,
     knn_radii,
-    pairwise_distances,
-    row_chunks,
     same_dim,
 )
 
@@ -53,12 +54,27 @@ def train_nn_distances(train: Tensor, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -
 
 
 def nearest(gen: Tensor, train: Tensor, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> tuple[Tensor, Tensor]:
-    """(distance, index) of the nearest training row for every generated row."""
-    dist = torch.empty(gen.shape[0], dtype=gen.dtype)
-    idx = torch.empty(gen.shape[0], dtype=torch.long)
-    for s, e in row_chunks(gen.shape[0], chunk_size):
-        dist[s:e], idx[s:e] = pairwise_distances(gen[s:e], train).min(dim=1)
-    return dist, idx
+    """(exact distance (float64), index) of the nearest training row for every generated row; ties: lower index."""
+    dist, idx = knn(gen, 1, other=train, chunk_size=chunk_size)
+    return dist[:, 0].contiguous(), idx[:, 0].contiguous()
+
+
+def memorized_rows(
+    train: Tensor, gen: Tensor, *, chunk_size: int = DEFAULT_CHUNK_SIZE, train_nn: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(memorised (M,) bool, d(g, t(g)) (M,), train_nn (N_train,)) after validating the inputs."""
+    train = as_features(train, "training", min_rows=2)
+    gen = as_features(gen, "generated")
+    same_dim(train, gen, "training", "generated")
+    check_chunk_size(chunk_size)
+    train, gen = common_dtype(train, gen)
+    if train_nn is None:
+        train_nn = knn_radii(train, [1], chunk_size=chunk_size)[1]
+    elif train_nn.shape != (train.shape[0],):
+        raise BenchError(f"metrics: train_nn must have shape ({train.shape[0]},), got {tuple(train_nn.shape)}")
+    train_nn = train_nn.double()
+    dist, idx = nearest(gen, train, chunk_size=chunk_size)
+    return dist < train_nn[idx], dist, train_nn
 
 
 def memorization(
@@ -69,19 +85,12 @@ def memorization(
     train_nn: Tensor | None = None,
 ) -> dict[str, float]:
     """memorized_share, authenticity, nn_gen_train_{mean,median,p05,p95}, nn_train_train_{...}."""
-    train = as_features(train, "training", min_rows=2)
-    gen = as_features(gen, "generated")
-    same_dim(train, gen, "training", "generated")
-    check_chunk_size(chunk_size)
-    train, gen = common_dtype(train, gen)
-    if train_nn is None:
-        train_nn = knn_radii(train, [1], chunk_size=chunk_size)[1]
-    elif train_nn.shape != (train.shape[0],):
-        raise BenchError(f"metrics: train_nn must have shape ({train.shape[0]},), got {tuple(train_nn.shape)}")
-    train_nn = train_nn.to(train.dtype)
-    dist, idx = nearest(gen, train, chunk_size=chunk_size)
-    memorized = float((dist < train_nn[idx]).double().mean())
-    out = {"memorized_share": memorized, "authenticity": 1.0 - memorized}
+    return memorization_summary(*memorized_rows(train, gen, chunk_size=chunk_size, train_nn=train_nn))
+
+
+def memorization_summary(memorized: Tensor, dist: Tensor, train_nn: Tensor) -> dict[str, float]:
+    share = int(memorized.sum()) / memorized.shape[0]
+    out = {"memorized_share": share, "authenticity": 1.0 - share}
     out.update(_summary("nn_gen_train", dist))
     out.update(_summary("nn_train_train", train_nn))
     return out

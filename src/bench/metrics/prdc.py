@@ -1,8 +1,9 @@
 """Precision / recall (Kynkäänniemi et al. 2019) and density / coverage (Naeem et al. 2020).
 
-Notation: real X = {x_1..x_N}, generated Y = {y_1..y_M}; r_k(x) = distance
-from x to its k-th nearest OTHER point of its own set; B(x, r) the ball
-{z : d(x, z) <= r} (strict=False, Kynkäänniemi's definition) or
+Notation: real X = {x_1..x_N}, generated Y = {y_1..y_M}; d the exact distance
+of `bench.metrics._common` (float64, independent of chunking); r_k(x) =
+distance from x to its k-th nearest OTHER point of its own set; B(x, r) the
+ball {z : d(x, z) <= r} (strict=False, Kynkäänniemi's definition) or
 {z : d(x, z) < r} (strict=True, as in Naeem's public `prdc` code).
 
   precision = 1/M sum_j 1[exists i: y_j in B(x_i, r_kpr(x_i))]
@@ -10,13 +11,19 @@ from x to its k-th nearest OTHER point of its own set; B(x, r) the ball
   density   = 1/(k_dc M) sum_j sum_i 1[y_j in B(x_i, r_kdc(x_i))]
   coverage  = 1/N sum_i 1[exists j: y_j in B(x_i, r_kdc(x_i))]
 
-One pass over the (M, N) generated-to-real distances in chunks of generated
-rows gives all four; memory is O(chunk_size * max(N, M)), never O(N M).
-Per-column results (recall, coverage) are accumulated with OR / min across
-chunks, so they do not depend on the chunking.
+One pass over the (M, N) generated-to-real pairs in tiles of generated rows
+gives all four. Each tile is one matrix product of guaranteed lower bounds
+(see `_common`); a pair is decided by its bounds unless they straddle its
+radius, and only those pairs are evaluated exactly, so every decision equals
+the definition's. Tiles whose candidate pairs are few (the usual case) are
+handled as a list of pairs; tiles where most pairs are inside (a generator
+collapsed onto a dense real region, or spread far wider than the real data)
+are handled as dense masks. Memory is O(chunk_size * max(N, M)).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -24,14 +31,22 @@ from torch import Tensor
 from bench.errors import BenchError
 from bench.metrics._common import (
     DEFAULT_CHUNK_SIZE,
+    Bounds,
     as_features,
     check_chunk_size,
     common_dtype,
+    exact_sq_distances,
+    knn,
     knn_radii,
-    pairwise_distances,
+    round_up,
     row_chunks,
     same_dim,
+    sq_hi,
+    sq_lo,
 )
+
+_DENSE_SHARE = 16  # a tile's candidates are handled as dense masks when more than 1/16 of its pairs are candidates
+CAP = 32  # bootstrap: covering generated rows remembered per real row (see bench.metrics._resample)
 
 
 def _check_radii(radii: Tensor | None, n: int, name: str) -> Tensor | None:
@@ -42,43 +57,232 @@ def _check_radii(radii: Tensor | None, n: int, name: str) -> Tensor | None:
     return radii
 
 
-def _pass(
+class CappedLists:
+    """Per real row, the first `cap` generated rows added for it (in the order added) and how many were added."""
+
+    def __init__(self, n: int, cap: int, with_values: bool = False):
+        self.rows = torch.full((n, cap), -1, dtype=torch.long)
+        self.values = torch.zeros((n, cap), dtype=torch.long) if with_values else None
+        self.stored = torch.zeros(n, dtype=torch.long)
+        self.total = torch.zeros(n, dtype=torch.long)
+        self.cap = cap
+
+    def add(self, col: Tensor, row: Tensor, value: Tensor | None = None, *, count: bool = True) -> None:
+        """Append pairs (real row col[p], generated row row[p]); count=False leaves `total` to the caller."""
+        if col.numel() == 0:
+            return
+        order = torch.argsort(col, stable=True)
+        col, row = col[order], row[order]
+        counts = torch.bincount(col, minlength=self.total.shape[0])
+        rank = torch.arange(col.shape[0]) - (torch.cumsum(counts, 0) - counts)[col]
+        pos = self.stored[col] + rank
+        keep = pos < self.cap
+        self.rows[col[keep], pos[keep]] = row[keep]
+        if self.values is not None:
+            assert value is not None, "values were asked for"
+            self.values[col[keep], pos[keep]] = value[order][keep]
+        self.stored = torch.clamp(self.stored + counts, max=self.cap)
+        if count:
+            self.total += counts
+
+    def unsaturated(self) -> Tensor:
+        return (self.stored < self.cap).nonzero().flatten()
+
+
+@dataclass
+class PassResult:
+    """Per-row outcomes of one generated-to-real pass; the bootstrap reweights them (bench.metrics._resample)."""
+
+    in_precision: Tensor | None  # (M,) bool: y_j inside some real k_pr ball
+    density_count: Tensor | None  # (M,) int64: number of real k_dc balls holding y_j
+    covered: Tensor | None  # (N,) bool
+    recalled: Tensor | None  # (N,) bool
+    cover: CappedLists | None = None  # real row i -> generated rows inside B(x_i, r_kdc)
+    recall: CappedLists | None = None  # real row i -> generated rows j with d(x_i, y_j) <= farthest radius of j
+    complete: bool = True  # False: the bootstrap lists could not be kept (too dense); rescore instead
+
+
+def _sparse_decide(lv: Tensor, up: Tensor, r: Tensor) -> tuple[Tensor, Tensor]:
+    """(surely inside, undecided) for pairs with bounds lv <= S <= up against radii r (any strictness)."""
+    sure = up < sq_lo(r)
+    return sure, ~sure & (lv <= sq_hi(r))
+
+
+def _round_down(t: Tensor, dtype: torch.dtype) -> Tensor:
+    return -round_up(-t, dtype)
+
+
+def prdc_pass(
     real: Tensor,
     gen: Tensor,
     *,
-    real_radii_pr: Tensor | None,
-    gen_radii_pr: Tensor | None,
-    real_radii_dc: Tensor | None,
-    k_dc: int | None,
+    r_pr: Tensor | None,
+    r_dc: Tensor | None,
+    gen_r: Tensor | None,
+    gen_far: Tensor | None,
+    gen_radius_list: Tensor | None,
     strict: bool,
     chunk_size: int,
-) -> dict[str, float]:
-    inside = torch.lt if strict else torch.le
+) -> PassResult:
+    """The generated-to-real pass. r_pr / r_dc: real radii (None skips precision / density+coverage); gen_r:
+    generated k_pr radii (None skips recall). With `gen_far` (M,) and `gen_radius_list` (M, L+1) it also keeps,
+    for the bootstrap, each real row's covering generated rows and, for every pair with d <= gen_far_j, the rank
+    of d among [0, the L nearest-neighbour distances of y_j] (bench.metrics._resample)."""
     n, m = real.shape[0], gen.shape[0]
-    out: dict[str, float] = {}
-    precision_hits = 0
-    density_hits = 0
-    recall_hit = torch.zeros(n, dtype=torch.bool)
-    nearest_gen = torch.full((n,), float("inf"), dtype=real.dtype)
+    collect = gen_far is not None
+    bounds = Bounds(gen, real)
+    g64, r64 = bounds.x64, bounds.y64  # rows: generated, columns: real
+    dt = bounds.dtype
+    res = PassResult(
+        in_precision=torch.zeros(m, dtype=torch.bool) if r_pr is not None else None,
+        density_count=torch.zeros(m, dtype=torch.long) if r_dc is not None else None,
+        covered=torch.zeros(n, dtype=torch.bool) if r_dc is not None else None,
+        recalled=torch.zeros(n, dtype=torch.bool) if gen_r is not None else None,
+        cover=CappedLists(n, CAP) if collect and r_dc is not None else None,
+        recall=CappedLists(n, CAP, with_values=True) if collect and gen_r is not None else None,
+    )
+    col_r = [r for r in (r_pr, r_dc) if r is not None]
+    row_r = gen_far if collect else gen_r
+    col_hi = round_up(sq_hi(torch.stack(col_r).amax(dim=0)), dt) if col_r else None
+    row_hi = round_up(sq_hi(row_r), dt) if row_r is not None else None
+    inside = torch.lt if strict else torch.le
+    buf = bounds.tile_buffer(min(chunk_size, m))
     for s, e in row_chunks(m, chunk_size):
-        d = pairwise_distances(gen[s:e], real)  # (chunk, N)
-        if real_radii_pr is not None:
-            assert gen_radii_pr is not None, "precision/recall need both radii"
-            precision_hits += int(inside(d, real_radii_pr[None, :]).any(dim=1).sum())
-            recall_hit |= inside(d, gen_radii_pr[s:e, None]).any(dim=0)
-        if real_radii_dc is not None:
-            # count_nonzero: bool.sum() would first widen the whole (chunk, N) mask to int64
-            density_hits += int(torch.count_nonzero(inside(d, real_radii_dc[None, :])))
-            nearest_gen = torch.minimum(nearest_gen, d.min(dim=0).values)
-        del d  # free this chunk before the next cdist allocates one
-    if real_radii_pr is not None:
-        out["precision"] = precision_hits / m
-        out["recall"] = float(recall_hit.sum()) / n
-    if real_radii_dc is not None:
-        assert k_dc is not None, "density needs k_dc"
-        out["density"] = density_hits / (k_dc * m)
-        out["coverage"] = float(inside(nearest_gen, real_radii_dc).sum()) / n
-    return out
+        lam = bounds.lower(s, e, out=buf[: e - s])
+        c = e - s
+        up = None
+        if col_hi is not None:
+            mask = lam <= col_hi[None, :]
+            if int(torch.count_nonzero(mask)) * _DENSE_SHARE <= c * n:
+                jj, ii = mask.nonzero().unbind(1)
+                del mask
+                gj = jj + s
+                lv = lam[jj, ii].double()
+                upv = lv + bounds.slack(gj, ii)
+                decided = {}
+                need = torch.zeros(jj.shape[0], dtype=torch.bool)
+                for name, r in (("pr", r_pr), ("dc", r_dc)):
+                    if r is not None:
+                        sure, unc = _sparse_decide(lv, upv, r[ii])
+                        decided[name] = (sure, unc)
+                        need |= unc
+                dist = torch.zeros(jj.shape[0], dtype=torch.float64)
+                pick = need.nonzero().flatten()
+                dist[pick] = exact_sq_distances(g64, r64, gj[pick], ii[pick]).sqrt_()
+                for name, r in (("pr", r_pr), ("dc", r_dc)):
+                    if r is None:
+                        continue
+                    sure, unc = decided[name]
+                    hit = sure | (unc & inside(dist, r[ii]))
+                    if name == "pr":
+                        assert res.in_precision is not None, "precision asked for"
+                        res.in_precision[gj[hit]] = True
+                    else:
+                        assert res.density_count is not None and res.covered is not None, "density asked for"
+                        res.density_count[s:e] += torch.bincount(jj[hit], minlength=c)
+                        res.covered[ii[hit]] = True
+                        if res.cover is not None:
+                            res.cover.add(ii[hit], gj[hit])
+            else:
+                del mask
+                up = _upper(lam, bounds, s, e)
+                _dense_columns(lam, up, bounds, s, e, r_pr, r_dc, strict, res)
+        if row_hi is not None:
+            assert row_r is not None and gen_r is not None, "row thresholds come with generated radii"
+            mask = lam <= row_hi[s:e, None]
+            if int(torch.count_nonzero(mask)) * _DENSE_SHARE <= c * n:
+                jj, ii = mask.nonzero().unbind(1)
+                del mask
+                gj = jj + s
+                lv = lam[jj, ii].double()
+                upv = lv + bounds.slack(gj, ii)
+                # with collection every candidate is needed exactly (its rank among y_j's radii); else only undecided
+                sure, unc = _sparse_decide(lv, upv, gen_r[gj])
+                pick = torch.arange(jj.shape[0]) if collect else unc.nonzero().flatten()
+                dist = torch.zeros(jj.shape[0], dtype=torch.float64)
+                dist[pick] = exact_sq_distances(g64, r64, gj[pick], ii[pick]).sqrt_()
+                assert res.recalled is not None, "recall asked for"
+                res.recalled[ii[sure | (unc & inside(dist, gen_r[gj]))]] = True
+                if res.recall is not None:
+                    assert gen_radius_list is not None and gen_far is not None, "collection needs the radius lists"
+                    gp, ip, dp = gj[pick], ii[pick], dist[pick]
+                    near = inside(dp, gen_far[gp])
+                    gp, ip, dp = gp[near], ip[near], dp[near]
+                    # rank = first position p in [0, nbr_1..nbr_L] with d <= list[p] (d < list[p] when strict)
+                    rank = torch.searchsorted(gen_radius_list[gp], dp[:, None], right=strict).flatten()
+                    res.recall.add(ip, gp, rank)
+            else:
+                del mask
+                if up is None:
+                    up = _upper(lam, bounds, s, e)
+                _dense_rows(lam, up, bounds, s, e, gen_r, strict, res)
+                res.complete = False  # recall lists would hold most of the N x M pairs
+    return res
+
+
+def _upper(lam: Tensor, bounds: Bounds, s: int, e: int) -> Tensor:
+    """Guaranteed upper bounds lam + 2E(n_i + n_j) of a tile (the slack covers this sum's own rounding)."""
+    up = lam + (2 * bounds.e * bounds.nx[s:e]).to(lam.dtype)[:, None]
+    return up.add_((2 * bounds.e * bounds.ny).to(lam.dtype)[None, :])
+
+
+def _exact_band(bounds: Bounds, s: int, band: Tensor, r_of_pair, inside) -> tuple[Tensor, Tensor, Tensor]:
+    """Exact decisions for the undecided pairs of a dense tile: (tile rows, columns, inside)."""
+    jj, ii = band.nonzero().unbind(1)
+    d = exact_sq_distances(bounds.x64, bounds.y64, jj + s, ii).sqrt_()
+    return jj, ii, inside(d, r_of_pair(jj, ii))
+
+
+def _dense_columns(lam, up, bounds, s, e, r_pr, r_dc, strict, res: PassResult) -> None:
+    inside = torch.lt if strict else torch.le
+    dt = lam.dtype
+    if r_pr is not None:
+        assert res.in_precision is not None, "precision asked for"
+        sure = up < _round_down(sq_lo(r_pr), dt)[None, :]
+        hit = sure.any(dim=1)
+        band = (lam <= round_up(sq_hi(r_pr), dt)[None, :]) & ~sure
+        del sure
+        jj, _, ok = _exact_band(bounds, s, band, lambda jj, ii: r_pr[ii], inside)
+        hit[jj[ok]] = True
+        res.in_precision[s:e] |= hit
+    if r_dc is not None:
+        assert res.density_count is not None and res.covered is not None, "density asked for"
+        sure = up < _round_down(sq_lo(r_dc), dt)[None, :]
+        band = (lam <= round_up(sq_hi(r_dc), dt)[None, :]) & ~sure
+        jj, ii, ok = _exact_band(bounds, s, band, lambda jj, ii: r_dc[ii], inside)
+        del band
+        sure[jj[ok], ii[ok]] = True  # now: exactly inside
+        res.density_count[s:e] += sure.sum(dim=1)
+        per_column = sure.sum(dim=0)
+        res.covered |= per_column > 0
+        if res.cover is not None:
+            _keep_first_coverers(sure, s, res.cover)
+            res.cover.total += per_column
+
+
+def _keep_first_coverers(inside: Tensor, s: int, cover: CappedLists) -> None:
+    """Add each unsaturated real column's first covering rows of a dense tile, a block of rows at a time."""
+    step = 4 * cover.cap
+    for b0 in range(0, inside.shape[0], step):
+        cols = cover.unsaturated()
+        if cols.numel() == 0:
+            return
+        ci, rj = inside[b0 : b0 + step, cols].T.nonzero().unbind(1)  # sorted by column, then row
+        cover.add(cols[ci], rj + b0 + s, count=False)
+
+
+def _dense_rows(lam, up, bounds, s, e, gen_r, strict, res: PassResult) -> None:
+    inside = torch.lt if strict else torch.le
+    dt = lam.dtype
+    assert res.recalled is not None, "recall asked for"
+    r = gen_r[s:e]
+    sure = up < _round_down(sq_lo(r), dt)[:, None]
+    hit = sure.any(dim=0)
+    band = (lam <= round_up(sq_hi(r), dt)[:, None]) & ~sure
+    del sure
+    _, ii, ok = _exact_band(bounds, s, band, lambda jj, ii: r[jj], inside)
+    hit[ii[ok]] = True
+    res.recalled |= hit
 
 
 def _prepare(real, gen):
@@ -115,18 +319,33 @@ def _prdc(
     for name, (k, given) in wanted.items():
         if k is not None:
             given = _check_radii(given, n, name)
-            radii[name] = (computed[k] if given is None else given).to(real.dtype)
-    gen_radii = knn_radii(gen, [k_pr], chunk_size=chunk_size)[k_pr] if k_pr is not None else None
-    return _pass(
+            radii[name] = (computed[k] if given is None else given).double()
+    gen_r = knn(gen, k_pr, chunk_size=chunk_size)[0][:, k_pr - 1].contiguous() if k_pr is not None else None
+    res = prdc_pass(
         real,
         gen,
-        real_radii_pr=radii.get("real_radii_pr"),
-        gen_radii_pr=gen_radii,
-        real_radii_dc=radii.get("real_radii_dc"),
-        k_dc=k_dc,
+        r_pr=radii.get("real_radii_pr"),
+        r_dc=radii.get("real_radii_dc"),
+        gen_r=gen_r,
+        gen_far=None,
+        gen_radius_list=None,
         strict=strict,
         chunk_size=chunk_size,
     )
+    return summarize(res, n, m, k_dc)
+
+
+def summarize(res: PassResult, n: int, m: int, k_dc: int | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if res.in_precision is not None:
+        assert res.recalled is not None, "precision and recall come together"
+        out["precision"] = int(res.in_precision.sum()) / m
+        out["recall"] = int(res.recalled.sum()) / n
+    if res.density_count is not None:
+        assert k_dc is not None and res.covered is not None, "density needs k_dc"
+        out["density"] = int(res.density_count.sum()) / (k_dc * m)
+        out["coverage"] = int(res.covered.sum()) / n
+    return out
 
 
 def prdc(
