@@ -11,6 +11,12 @@ shifted by the duplicates, so their interval may not contain the point
 estimate: FID rises (fewer distinct points), recall / coverage / Vendi fall,
 and k-NN radii of the resampled set shrink (a duplicate is a neighbour at
 distance 0). Read such intervals as spread, not as unbiased bounds.
+
+This generic function calls fn on every resample. `score(..., bootstrap=n)`
+draws the same kind of resamples of the generated rows but does not rescore
+them: its replicates reuse the point estimate's distances and moments
+(bench.metrics._resample), with the semantics above (duplicates are
+neighbours at distance 0) and the same numbers as rescoring.
 """
 
 from __future__ import annotations

@@ -15,14 +15,15 @@ import torch
 from torch import Tensor
 
 from bench.errors import BenchError
-from bench.metrics._common import DEFAULT_CHUNK_SIZE, as_features, check_chunk_size, knn_radii, same_dim
+from bench.metrics._common import DEFAULT_CHUNK_SIZE, as_features, check_chunk_size, knn, knn_radii, same_dim
+from bench.metrics._resample import NEIGHBOURS_EXTRA, SuiteResampler
 from bench.metrics.bootstrap import percentile_interval
 from bench.metrics.c2st import c2st
 from bench.metrics.fid import frechet_distance, gaussian_moments
 from bench.metrics.kid import kid
-from bench.metrics.memorization import memorization, train_nn_distances
+from bench.metrics.memorization import memorization_summary, memorized_rows, train_nn_distances
 from bench.metrics.modes import class_counts, mode_stats_from_counts
-from bench.metrics.prdc import prdc
+from bench.metrics.prdc import prdc_pass, summarize
 from bench.metrics.vendi import vendi
 
 _FORMAT = "bench.metrics.RealReference"
@@ -182,29 +183,119 @@ def _cheap_suite(
     strict: bool,
     min_relative_share: float,
     chunk_size: int,
+    keep: dict | None = None,
 ) -> dict:
-    """The metrics that are also bootstrapped: FID, PRDC, Vendi, class statistics, memorisation."""
+    """The metrics that are also bootstrapped: FID, PRDC, Vendi, class statistics, memorisation.
+
+    With `keep` (a dict), the PRDC pass also keeps what `SuiteResampler` needs and stores it there.
+    """
     mu_g, cov_g = gaussian_moments(gen)
     out: dict = {"fid": frechet_distance(ref.mean, ref.cov, mu_g, cov_g)}
-    out.update(
-        prdc(
-            ref.features,
-            gen,
-            k_pr=ref.k_pr,
-            k_dc=ref.k_dc,
-            strict=strict,
-            chunk_size=chunk_size,
-            real_radii_pr=ref.radii_pr,
-            real_radii_dc=ref.radii_dc,
-        )
+    m = gen.shape[0]
+    collect = keep is not None
+    n_nbr = min(ref.k_pr + NEIGHBOURS_EXTRA, m - 1) if collect else ref.k_pr
+    nbr_dist, nbr_idx = knn(gen, n_nbr, chunk_size=chunk_size)
+    res = prdc_pass(
+        ref.features,
+        gen,
+        r_pr=ref.radii_pr.double(),
+        r_dc=ref.radii_dc.double(),
+        gen_r=nbr_dist[:, ref.k_pr - 1].contiguous(),
+        gen_far=nbr_dist[:, -1].contiguous() if collect else None,
+        gen_radius_list=torch.cat([torch.zeros(m, 1, dtype=torch.float64), nbr_dist], dim=1) if collect else None,
+        strict=strict,
+        chunk_size=chunk_size,
     )
+    out.update(summarize(res, ref.n, m, ref.k_dc))
     out["vendi"] = vendi(gen)
     if gen_counts is not None:
         assert ref.class_counts is not None, "generated class counts need the real ones"
         out.update(mode_stats_from_counts(gen_counts, ref.class_counts, min_relative_share=min_relative_share))
+    memorized = None
     if train is not None:
-        out.update(memorization(train, gen, chunk_size=chunk_size, train_nn=train_nn))
+        memorized, dist, train_nn = memorized_rows(train, gen, chunk_size=chunk_size, train_nn=train_nn)
+        out.update(memorization_summary(memorized, dist, train_nn))
+    if keep is not None:
+        keep.update(prdc_pass=res, neighbour_dist=nbr_dist, neighbour_idx=nbr_idx, memorized=memorized)
     return out
+
+
+def _bootstrap_rescore(
+    ref: RealReference,
+    gen: Tensor,
+    gen_labels: Tensor | None,
+    train: Tensor | None,
+    train_nn: Tensor | None,
+    strict: bool,
+    min_relative_share: float,
+    chunk_size: int,
+    n: int,
+    seed: int,
+    keys: list[str],
+) -> dict[str, Tensor]:
+    """Replicates by rescoring gen[idx] from scratch: the definition, and the fallback of the fast path."""
+    g = torch.Generator().manual_seed(int(seed))
+    reps = {k: torch.empty(n, dtype=torch.float64) for k in keys}
+    for b in range(n):
+        idx = torch.randint(0, gen.shape[0], (gen.shape[0],), generator=g)
+        counts = torch.bincount(gen_labels[idx], minlength=ref.num_classes or 0) if gen_labels is not None else None
+        rep = _cheap_suite(ref, gen[idx], counts, train, train_nn, strict, min_relative_share, chunk_size)
+        for k in keys:
+            reps[k][b] = rep[k]
+    return reps
+
+
+def _bootstrap_fast(resampler: SuiteResampler, m: int, n: int, seed: int, keys: list[str]) -> dict[str, Tensor]:
+    """The same replicates (same seeded draws) from the point estimate's pass; see bench.metrics._resample."""
+    g = torch.Generator().manual_seed(int(seed))
+    reps = {k: torch.empty(n, dtype=torch.float64) for k in keys}
+    for b in range(n):
+        rep = resampler.replicate(torch.randint(0, m, (m,), generator=g))
+        for k in keys:
+            reps[k][b] = rep[k]
+    return reps
+
+
+def _bootstrap_replicates(
+    reference: RealReference,
+    gen: Tensor,
+    gen_label_long: Tensor | None,
+    train: Tensor | None,
+    train_nn: Tensor | None,
+    strict: bool,
+    min_relative_share: float,
+    chunk_size: int,
+    bootstrap: int,
+    seed: int,
+    keep: dict,
+    keys: list[str],
+) -> dict[str, Tensor]:
+    """Replicates of `keys` over `bootstrap` seeded resamples: from the kept pass, else by rescoring."""
+    if not keep["prdc_pass"].complete:
+        # the pass found most pairs inside the generated balls (a generator far wider than the real data) and
+        # kept no lists: rescore each resample
+        return _bootstrap_rescore(
+            reference, gen, gen_label_long, train, train_nn, strict, min_relative_share, chunk_size, bootstrap,
+            seed, keys,
+        )  # fmt: skip
+    resampler = SuiteResampler(
+        real=reference.features,
+        real_mean=reference.mean,
+        real_cov=reference.cov,
+        real_radii_dc=reference.radii_dc,
+        gen=gen,
+        k_pr=reference.k_pr,
+        k_dc=reference.k_dc,
+        strict=strict,
+        prdc_pass=keep["prdc_pass"],
+        neighbour_dist=keep["neighbour_dist"],
+        neighbour_idx=keep["neighbour_idx"],
+        labels=gen_label_long,
+        real_class_counts=reference.class_counts if gen_label_long is not None else None,
+        min_relative_share=min_relative_share,
+        memorized=keep["memorized"],
+    )
+    return _bootstrap_fast(resampler, gen.shape[0], bootstrap, seed, keys)
 
 
 def score(
@@ -254,8 +345,9 @@ def score(
         if train_nn is None:
             train_nn = train_nn_distances(train, chunk_size=chunk_size)
 
+    keep: dict | None = {} if bootstrap else None
     out: dict = {}
-    out.update(_cheap_suite(reference, gen, gen_counts, train, train_nn, strict, min_relative_share, chunk_size))
+    out.update(_cheap_suite(reference, gen, gen_counts, train, train_nn, strict, min_relative_share, chunk_size, keep))
     out["kid_mean"], out["kid_std"] = kid(
         reference.features, gen, subset_size=kid_subset_size, subsets=kid_subsets, seed=seed
     )
@@ -266,20 +358,13 @@ def score(
         out["n_train"] = int(train.shape[0])
 
     if bootstrap:
-        g = torch.Generator().manual_seed(int(seed))
+        assert keep is not None, "kept for the bootstrap"
         keys = [k for k in BOOTSTRAP_KEYS if k in out]
-        reps = {k: torch.empty(bootstrap, dtype=torch.float64) for k in keys}
         gen_label_long = gen_labels.long() if gen_counts is not None and gen_labels is not None else None
-        for b in range(bootstrap):
-            idx = torch.randint(0, gen.shape[0], (gen.shape[0],), generator=g)
-            counts = (
-                torch.bincount(gen_label_long[idx], minlength=reference.num_classes or 0)
-                if gen_label_long is not None
-                else None
-            )
-            rep = _cheap_suite(reference, gen[idx], counts, train, train_nn, strict, min_relative_share, chunk_size)
-            for k in keys:
-                reps[k][b] = rep[k]
+        reps = _bootstrap_replicates(
+            reference, gen, gen_label_long, train, train_nn, strict, min_relative_share, chunk_size, bootstrap, seed,
+            keep, keys,
+        )  # fmt: skip
         for k in keys:
             if bool(torch.isfinite(reps[k]).all()):
                 ci = percentile_interval(reps[k])
