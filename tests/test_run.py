@@ -104,6 +104,37 @@ def test_cli_writes_every_file_of_the_run_folder(finished_run):
     assert "gen 2/2" in out.stderr + out.stdout, "the console shows a summary line per generation"
 
 
+def test_metrics_csv_agrees_with_results_json_column_by_column(finished_run):
+    """Every cell of metrics.csv is a value of results.json, under the name a reader expects, and none is left out."""
+    import csv
+
+    run_dir, _ = finished_run
+    generations = json.loads((run_dir / "results.json").read_text())["generations"]
+    with open(run_dir / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(generations)
+    scored = {"n_gen": "n_gen_scored", "n_real": "n_ref_scored", "n_train": "n_train_scored"}
+    for row, g in zip(rows, generations, strict=True):
+        expected = {"generation": g["generation"], "healthy": g["healthy"]}
+        expected |= {f"n_{k}": v for k, v in g["counts"].items()}  # images trained on
+        expected |= {f"{k}_s": round(v, 3) for k, v in g["seconds"].items()}
+        expected |= {k: v for k, v in g["diagnostics"].items() if not isinstance(v, (list, dict))}
+        for k, v in g["metrics"].items():
+            if k == "class_shares":
+                expected |= {f"class_share_{i}": x for i, x in enumerate(v)}
+            elif not isinstance(v, (list, dict)):
+                expected[scored.get(k, k)] = v  # images scored: a name of their own
+        assert set(row) == set(expected), f"columns without a results.json value: {set(row) ^ set(expected)}"
+        for column, value in expected.items():
+            cell = row[column]
+            if isinstance(value, bool):
+                assert cell == str(value), column
+            elif value is None:
+                assert cell == "", column
+            else:
+                assert float(cell) == pytest.approx(float(value), rel=1e-12, abs=0), column
+
+
 def test_rerunning_a_finished_run_redoes_nothing(finished_run):
     run_dir, _ = finished_run
     files = lambda: {
