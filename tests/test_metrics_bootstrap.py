@@ -79,6 +79,7 @@ def test_fast_replicates_equal_rescoring_through_every_fallback(monkeypatch, str
     # 2 coverers / recall pairs per real row and only k_pr neighbours per generated row: lists are cut short
     # and radii fall beyond them in most resamples, so the exact checks against all rows run
     monkeypatch.setattr(prdc_module, "CAP", 2)
+    monkeypatch.setattr(prdc_module, "RECALL_CAP", 2)
     monkeypatch.setattr(reference_module, "NEIGHBOURS_EXTRA", 0)
     calls = []
     real_rows_to_all = resample_module.rows_to_all

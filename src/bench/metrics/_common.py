@@ -34,12 +34,18 @@ same results).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
 
 import torch
 from torch import Tensor
 
 from bench.errors import BenchError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # rows per tile; the tile of float32 bounds is chunk_size x N (1024 x 10,000 x 4 B = 40 MB)
 DEFAULT_CHUNK_SIZE = 1024
@@ -90,6 +96,58 @@ def check_chunk_size(chunk_size: int) -> int:
 def row_chunks(n: int, chunk_size: int) -> Iterator[tuple[int, int]]:
     for start in range(0, n, chunk_size):
         yield start, min(start + chunk_size, n)
+
+
+# ---- threads ----------------------------------------------------------------------------------
+
+_caller_threads: int | None = None  # inside `few_threads`: the caller's intra-op thread count
+
+
+@contextmanager
+def few_threads() -> Iterator[None]:
+    """Run torch ops on one intra-op thread inside the block, except matrix products through `mm`.
+
+    The metrics are mostly many small and medium ops around a few large matrix products. An op that torch
+    splits across threads waits for all of them at its end; on a machine shared with other work that wait
+    is a scheduler slice (milliseconds), which made the suite 2-5x slower on a busy 2-core machine than on one
+    thread. Large products (`mm`) still use the caller's threads. The setting is process-wide (as
+    torch.set_num_threads is) and restored on exit; nested blocks are no-ops.
+    """
+    global _caller_threads
+    if _caller_threads is not None:
+        yield
+        return
+    before = torch.get_num_threads()
+    _caller_threads = before
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        _caller_threads = None
+
+
+def few_threads_call(fn: Callable[P, R]) -> Callable[P, R]:
+    """Decorator: call `fn` inside `few_threads()`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with few_threads():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def mm(a: Tensor, b: Tensor, out: Tensor | None = None) -> Tensor:
+    """torch.mm on the caller's threads, also inside `few_threads`."""
+    n = _caller_threads
+    if n is None or n <= 1:
+        return torch.mm(a, b, out=out)
+    torch.set_num_threads(n)
+    try:
+        return torch.mm(a, b, out=out)
+    finally:
+        torch.set_num_threads(1)
 
 
 # ---- the exact distance -------------------------------------------------------------------------
@@ -171,7 +229,7 @@ class Bounds:
         self.right_t = torch.cat([-2 * yr, ones_y, ((1 - self.e) * self.ny).to(self.dtype)[:, None]], dim=1).T
 
     def lower(self, s: int, e: int, out: Tensor | None = None) -> Tensor:
-        return torch.mm(self.left[s:e], self.right_t, out=out)
+        return mm(self.left[s:e], self.right_t, out=out)
 
     def slack(self, i: Tensor, j: Tensor) -> Tensor:
         """float64 2E (nx_i + ny_j) for index vectors i (rows of x) and j (rows of y)."""
@@ -225,6 +283,7 @@ def _knn_rows_from_all(
     out_sq[bad + s], out_idx[bad + s] = msq[:, :k], midx[:, :k]
 
 
+@few_threads_call
 def knn(
     x: Tensor, k: int, *, other: Tensor | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE
 ) -> tuple[Tensor, Tensor]:

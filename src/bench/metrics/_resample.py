@@ -20,8 +20,9 @@ function of w and of quantities the point estimate computes anyway:
   in `knn_radii`), so its k_pr-NN radius is the k_pr-th smallest value of that
   multiset: found by walking j's L = k_pr + 16 nearest other rows (kept from
   the k-NN search) with cumulative weights, or from all rows when their weights
-  do not reach k_pr. The pass keeps, for each real row, up to CAP pairs
-  (j, rank of d(x_i, y_j) among [0, the L neighbour distances of y_j]), so
+  do not reach k_pr. The pass keeps, for each real row, up to RECALL_CAP pairs
+  (j, rank of d(x_i, y_j) among [0, the L neighbour distances of y_j]) with
+  d(x_i, y_j) within y_j's L-th neighbour distance, smallest ranks first, so
   "x_i in the ball of y_j" is one integer comparison; real rows whose list was
   cut short, and rows whose radius lies beyond their list, are checked exactly.
 
@@ -46,9 +47,9 @@ from bench.metrics.vendi import vendi_from_gram
 NEIGHBOURS_EXTRA = 16  # L = k_pr + 16 neighbours per generated row: P(Poisson(19) < 3) ~ 1e-6 rows fall back
 
 
-def _lists(rows: Tensor, values: Tensor | None, stored: Tensor) -> tuple[Tensor, Tensor | None]:
+def _lists(rows: Tensor, stored: Tensor) -> Tensor:
     width = max(int(stored.max()) if stored.numel() else 0, 1)
-    return rows[:, :width].contiguous(), (values[:, :width].contiguous() if values is not None else None)
+    return rows[:, :width].contiguous()
 
 
 class SuiteResampler:
@@ -89,12 +90,10 @@ class SuiteResampler:
         self.in_precision = prdc_pass.in_precision.long()
         self.density_count = prdc_pass.density_count
         cover, recall = prdc_pass.cover, prdc_pass.recall
-        self.cover_rows, _ = _lists(cover.rows, None, cover.stored)
+        self.cover_rows = _lists(cover.rows, cover.stored)
         self.cover_cut = cover.total > cover.stored
-        self.recall_rows, recall_rank = _lists(recall.rows, recall.values, recall.stored)
-        assert recall_rank is not None, "recall lists carry ranks"
-        self.recall_rank = recall_rank
-        self.recall_cut = recall.total > recall.stored
+        self.recall_real, self.recall_gen, self.recall_rank = recall.real, recall.gen, recall.rank
+        self.recall_cut = recall.cut
         self.neighbour_idx = neighbour_idx
         self.radius_list = torch.cat([torch.zeros(self.m, 1, dtype=torch.float64), neighbour_dist.double()], dim=1)
         self.labels = labels.long() if labels is not None else None
@@ -127,7 +126,7 @@ class SuiteResampler:
         out["density"] = int((w * self.density_count).sum()) / (self.k_dc * m)
         present_pad = torch.cat([present, present.new_zeros(1)])  # index -1 (list padding) reads False
         out["coverage"] = int(self._coverage(present, present_pad).sum()) / self.n
-        out["recall"] = int(self._recall(w, present, present_pad).sum()) / self.n
+        out["recall"] = int(self._recall(w, present).sum()) / self.n
 
         if self.labels is not None:
             assert self.real_class_counts is not None, "class counts come in pairs"
@@ -147,7 +146,7 @@ class SuiteResampler:
             covered[check] = (self.inside(d, self.r_dc[check, None]) & present[None, :]).any(dim=1)
         return covered
 
-    def _recall(self, w: Tensor, present: Tensor, present_pad: Tensor) -> Tensor:
+    def _recall(self, w: Tensor, present: Tensor) -> Tensor:
         """Real rows inside the k_pr ball of some present generated row, radii taken in the resample."""
         big_l = self.neighbour_idx.shape[1]
         need = self.k_pr - (w - 1)  # neighbours needed besides the w_j - 1 copies at distance 0
@@ -155,8 +154,9 @@ class SuiteResampler:
         pos = torch.searchsorted(reach, need.clamp_min(1)[:, None]).flatten()
         # index into radius_list = [0, nbr_1..nbr_L]: 0 when the copies alone make k_pr, L + 1 = beyond the list
         t = torch.where(need <= 0, torch.zeros_like(pos), pos + 1)
-        t_pad = torch.cat([t, t.new_full((1,), -1)])
-        recalled = (present_pad[self.recall_rows] & (self.recall_rank <= t_pad[self.recall_rows])).any(dim=1)
+        hit = present[self.recall_gen] & (self.recall_rank <= t[self.recall_gen])
+        recalled = torch.zeros(self.n, dtype=torch.bool)
+        recalled[self.recall_real[hit]] = True
         radius = self.radius_list.gather(1, t.clamp(max=big_l)[:, None]).flatten()
         beyond = (present & (t > big_l)).nonzero().flatten()
         if beyond.numel():

@@ -29,7 +29,7 @@ from torch import Tensor
 from torch.nn.functional import binary_cross_entropy_with_logits
 
 from bench.errors import BenchError
-from bench.metrics._common import as_features, same_dim
+from bench.metrics._common import as_features, few_threads_call, same_dim
 
 CLASSIFIERS = ("quadratic", "logistic", "mlp")
 
@@ -98,6 +98,7 @@ def _fit_mlp(x: Tensor, y: Tensor, l2: float, hidden: int, steps: int, generator
     return logits
 
 
+@few_threads_call
 def c2st(
     real: Tensor,
     gen: Tensor,

@@ -28,14 +28,14 @@ import torch
 from torch import Tensor
 
 from bench.errors import BenchError
-from bench.metrics._common import as_features, check_chunk_size, row_chunks, same_dim
+from bench.metrics._common import as_features, check_chunk_size, few_threads_call, mm, row_chunks, same_dim
 
 # rows of float64 kernel values held at once by the "full" route: 1024 x 10,000 x 8 B = 80 MB
 KID_CHUNK_SIZE = 1024
 
 
 def _kernel(a: Tensor, b: Tensor, degree: int, gamma: float, coef: float) -> Tensor:
-    k = torch.mm(a, b.T).mul_(gamma).add_(coef)
+    k = mm(a, b.T).mul_(gamma).add_(coef)
     return k.pow_(degree)
 
 
@@ -74,7 +74,7 @@ def _block_sums(a: Tensor, b: Tensor, wa: Tensor, wb: Tensor, degree, gamma, coe
     total = torch.zeros(wa.shape[1], dtype=torch.float64)
     for s, e in row_chunks(a.shape[0], chunk_size):
         kc = _kernel(a[s:e], b, degree, gamma, coef)
-        total += (wa[s:e] * (kc @ wb)).sum(dim=0)
+        total += (wa[s:e] * mm(kc, wb)).sum(dim=0)
         del kc
     return total
 
@@ -90,6 +90,7 @@ def _mmd_full(real, gen, idx_r, idx_g, degree, gamma, coef, chunk_size) -> Tenso
     return (xx + yy) / (m * (m - 1)) - 2 * xy / (m * m)
 
 
+@few_threads_call
 def kid_values(
     real: Tensor,
     gen: Tensor,

@@ -31,6 +31,7 @@ from bench.metrics._common import (
     as_features,
     check_chunk_size,
     common_dtype,
+    few_threads_call,
     knn,
     knn_radii,
     same_dim,
@@ -77,6 +78,7 @@ def memorized_rows(
     return dist < train_nn[idx], dist, train_nn
 
 
+@few_threads_call
 def memorization(
     train: Tensor,
     gen: Tensor,

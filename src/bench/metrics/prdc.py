@@ -36,6 +36,7 @@ from bench.metrics._common import (
     check_chunk_size,
     common_dtype,
     exact_sq_distances,
+    few_threads_call,
     knn,
     knn_radii,
     round_up,
@@ -47,6 +48,8 @@ from bench.metrics._common import (
 
 _DENSE_SHARE = 16  # a tile's candidates are handled as dense masks when more than 1/16 of its pairs are candidates
 CAP = 32  # bootstrap: covering generated rows remembered per real row (see bench.metrics._resample)
+RECALL_CAP = 256  # bootstrap: (generated row, rank) pairs remembered per real row, the smallest ranks first
+RECALL_BUDGET = 64  # ... and at most RECALL_BUDGET * (N + M) pairs in all before capping (else no lists are kept)
 
 
 def _check_radii(radii: Tensor | None, n: int, name: str) -> Tensor | None:
@@ -60,14 +63,13 @@ def _check_radii(radii: Tensor | None, n: int, name: str) -> Tensor | None:
 class CappedLists:
     """Per real row, the first `cap` generated rows added for it (in the order added) and how many were added."""
 
-    def __init__(self, n: int, cap: int, with_values: bool = False):
+    def __init__(self, n: int, cap: int):
         self.rows = torch.full((n, cap), -1, dtype=torch.long)
-        self.values = torch.zeros((n, cap), dtype=torch.long) if with_values else None
         self.stored = torch.zeros(n, dtype=torch.long)
         self.total = torch.zeros(n, dtype=torch.long)
         self.cap = cap
 
-    def add(self, col: Tensor, row: Tensor, value: Tensor | None = None, *, count: bool = True) -> None:
+    def add(self, col: Tensor, row: Tensor, *, count: bool = True) -> None:
         """Append pairs (real row col[p], generated row row[p]); count=False leaves `total` to the caller."""
         if col.numel() == 0:
             return
@@ -78,15 +80,50 @@ class CappedLists:
         pos = self.stored[col] + rank
         keep = pos < self.cap
         self.rows[col[keep], pos[keep]] = row[keep]
-        if self.values is not None:
-            assert value is not None, "values were asked for"
-            self.values[col[keep], pos[keep]] = value[order][keep]
         self.stored = torch.clamp(self.stored + counts, max=self.cap)
         if count:
             self.total += counts
 
     def unsaturated(self) -> Tensor:
         return (self.stored < self.cap).nonzero().flatten()
+
+
+class RankedPairs:
+    """(real row, generated row, rank) triples, kept per real row up to `cap` with the smallest ranks (then rows).
+
+    `add` collects; `finish` sorts and caps, leaving flat tensors `real`, `gen`, `rank` and the per-real-row flag
+    `cut` (pairs were dropped). More than `budget` pairs in all sets `overflow` and keeps nothing.
+    """
+
+    def __init__(self, n: int, cap: int, budget: int):
+        self.n, self.cap, self.budget = n, cap, budget
+        self.parts: list[tuple[Tensor, Tensor, Tensor]] = []
+        self.count = 0
+        self.overflow = False
+        self.real = self.gen = self.rank = torch.zeros(0, dtype=torch.long)
+        self.cut = torch.zeros(n, dtype=torch.bool)
+
+    def add(self, real: Tensor, gen: Tensor, rank: Tensor) -> None:
+        self.count += real.shape[0]
+        if self.count > self.budget:
+            self.overflow, self.parts = True, []
+        if not self.overflow and real.numel():
+            self.parts.append((real, gen, rank))
+
+    def finish(self) -> None:
+        if self.overflow or not self.parts:
+            return
+        real, gen, rank = (torch.cat(t) for t in zip(*self.parts, strict=True))
+        self.parts = []
+        order = torch.argsort(gen, stable=True)
+        order = order[torch.argsort(rank[order], stable=True)]
+        order = order[torch.argsort(real[order], stable=True)]
+        real, gen, rank = real[order], gen[order], rank[order]
+        counts = torch.bincount(real, minlength=self.n)
+        within = torch.arange(real.shape[0]) - (torch.cumsum(counts, 0) - counts)[real]
+        keep = within < self.cap
+        self.real, self.gen, self.rank = real[keep], gen[keep], rank[keep]
+        self.cut = counts > self.cap
 
 
 @dataclass
@@ -98,7 +135,7 @@ class PassResult:
     covered: Tensor | None  # (N,) bool
     recalled: Tensor | None  # (N,) bool
     cover: CappedLists | None = None  # real row i -> generated rows inside B(x_i, r_kdc)
-    recall: CappedLists | None = None  # real row i -> generated rows j with d(x_i, y_j) <= farthest radius of j
+    recall: RankedPairs | None = None  # (i, j, rank) for d(x_i, y_j) <= the farthest kept radius of y_j
     complete: bool = True  # False: the bootstrap lists could not be kept (too dense); rescore instead
 
 
@@ -112,6 +149,7 @@ def _round_down(t: Tensor, dtype: torch.dtype) -> Tensor:
     return -round_up(-t, dtype)
 
 
+@few_threads_call
 def prdc_pass(
     real: Tensor,
     gen: Tensor,
@@ -139,7 +177,7 @@ def prdc_pass(
         covered=torch.zeros(n, dtype=torch.bool) if r_dc is not None else None,
         recalled=torch.zeros(n, dtype=torch.bool) if gen_r is not None else None,
         cover=CappedLists(n, CAP) if collect and r_dc is not None else None,
-        recall=CappedLists(n, CAP, with_values=True) if collect and gen_r is not None else None,
+        recall=RankedPairs(n, RECALL_CAP, RECALL_BUDGET * (n + m)) if collect and gen_r is not None else None,
     )
     col_r = [r for r in (r_pr, r_dc) if r is not None]
     row_r = gen_far if collect else gen_r
@@ -217,6 +255,9 @@ def prdc_pass(
                     up = _upper(lam, bounds, s, e)
                 _dense_rows(lam, up, bounds, s, e, gen_r, strict, res)
                 res.complete = False  # recall lists would hold most of the N x M pairs
+    if res.recall is not None:
+        res.recall.finish()
+        res.complete = res.complete and not res.recall.overflow
     return res
 
 
@@ -292,6 +333,7 @@ def _prepare(real, gen):
     return common_dtype(real, gen)
 
 
+@few_threads_call
 def _prdc(
     real: Tensor,
     gen: Tensor,

@@ -15,7 +15,15 @@ import torch
 from torch import Tensor
 
 from bench.errors import BenchError
-from bench.metrics._common import DEFAULT_CHUNK_SIZE, as_features, check_chunk_size, knn, knn_radii, same_dim
+from bench.metrics._common import (
+    DEFAULT_CHUNK_SIZE,
+    as_features,
+    check_chunk_size,
+    few_threads_call,
+    knn,
+    knn_radii,
+    same_dim,
+)
 from bench.metrics._resample import NEIGHBOURS_EXTRA, SuiteResampler
 from bench.metrics.bootstrap import percentile_interval
 from bench.metrics.c2st import c2st
@@ -65,6 +73,7 @@ class RealReference:
     class_counts: Tensor | None = None  # (num_classes,) int64
 
     @classmethod
+    @few_threads_call
     def from_features(
         cls,
         features: Tensor,
@@ -298,6 +307,7 @@ def _bootstrap_replicates(
     return _bootstrap_fast(resampler, gen.shape[0], bootstrap, seed, keys)
 
 
+@few_threads_call
 def score(
     reference: RealReference,
     gen_feats: Tensor,
