@@ -239,9 +239,9 @@ def to_markdown(board: Leaderboard) -> str:
     lines += [f"- `<metric>.{k}`: {v}" for k, v in SUMMARY_DEFINITIONS.items() if "." not in k]
     lines += [f"- `{k}`: {v}" for k, v in SUMMARY_DEFINITIONS.items() if "." in k]
     lines.append(
-        "- λ*: the smallest loop.real_fraction whose seeds' mean stays on the good side of the generation-0 95% "
-        "interval for every generation on fid, precision, recall, coverage and classes_covered "
-        "(python -m bench.critical_fraction --help)."
+        "- λ*: the smallest loop.real_fraction whose seeds' mean stays on the good side of its generation-0 "
+        "interval (where the mean falls with 95% probability over all checks if nothing changed) for every "
+        "generation on fid, precision, recall, coverage and classes_covered (python -m bench.critical_fraction --help)."
     )
     return "\n".join(lines) + "\n"
 
