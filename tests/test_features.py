@@ -187,5 +187,5 @@ def test_missing_files_raise(tmp_path):
 
 
 def test_unknown_extractor():
-    with pytest.raises(BenchError, match="'inception' is not known; allowed: mnist_classifier"):
-        load_extractor("inception")
+    with pytest.raises(BenchError, match=r"'nope' is not shipped \(shipped: digits_classifier, mnist_classifier\)"):
+        load_extractor("nope")
