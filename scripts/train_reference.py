@@ -84,14 +84,10 @@ def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
 
 
 def load_data(name: str, overrides: list[str]):
-    from hydra import compose, initialize_config_dir
-
-    from bench.__main__ import CONF_DIR, check_group_choices
+    from bench.config import compose
     from bench.data import build_data
 
-    check_group_choices([f"data={name}"])
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
-        cfg = compose("config", overrides=[f"data={name}", *overrides])
+    cfg = compose([f"data={name}", *overrides])
     data = build_data(cfg.data)
     if data.base_checksum is not None:
         raise BenchError(

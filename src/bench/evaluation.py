@@ -169,18 +169,17 @@ class Evaluator:
     def _reference(self, test_feats, test_labels) -> RealReference:
         key = hashlib.sha256(self.split.reference.numpy().tobytes()).hexdigest()[:12]
         labels = test_labels[self.split.reference] if test_labels is not None else None
-        kw = dict(
-            num_classes=self.num_classes if labels is not None else None,
-            k_pr=int(self.cfg.k_precision_recall),
-            k_dc=int(self.cfg.k_density_coverage),
-        )
+        num_classes = self.num_classes if labels is not None else None
+        kw = {"k_pr": int(self.cfg.k_precision_recall), "k_dc": int(self.cfg.k_density_coverage)}
         classes = (
             "" if self.classifier in (None, self.extractor) else f"-{self.classifier.name}-{self.classifier.sha256[:8]}"
         )
         what = f"reference-{key}-k{kw['k_pr']}-{kw['k_dc']}{classes}"
         state = self._cached(
             what,
-            lambda: RealReference.from_features(test_feats[self.split.reference], labels, **kw).to_dict(),
+            lambda: RealReference.from_features(
+                test_feats[self.split.reference], labels, num_classes=num_classes, **kw
+            ).to_dict(),
         )
         return RealReference.from_dict(state, source=str(self._cache_path(what)))
 

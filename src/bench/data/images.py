@@ -40,7 +40,8 @@ class ImageDataset:
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.train_images.shape[1:])
+        c, h, w = (int(v) for v in self.train_images.shape[1:])
+        return c, h, w
 
     @property
     def checksum(self) -> str:

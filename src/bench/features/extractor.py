@@ -114,9 +114,11 @@ class FeatureExtractor:
         features = torch.empty(n, self.feature_dim, dtype=torch.float32)
         logits = torch.empty(n, self.num_classes, dtype=torch.float32) if self.num_classes else None
         self.model.eval()
+        features_and_logits = self.model.features_and_logits  # every network here has it (checked when built)
+        assert callable(features_and_logits), f"{type(self.model).__name__} has no features_and_logits(images)"
         with torch.inference_mode():
             for i in range(0, n, batch_size):
-                f, z = self.model.features_and_logits(images[i : i + batch_size])
+                f, z = features_and_logits(images[i : i + batch_size])
                 features[i : i + batch_size] = f
                 if logits is not None:
                     logits[i : i + batch_size] = z

@@ -20,8 +20,9 @@ STANDARD = {"inception": "bench.features.inception.load_inception", "dinov2": "b
 
 def build_extractor(node) -> FeatureExtractor:
     """An extractor from a config node: `_target_` names the loader, the other keys are its arguments."""
-    kwargs = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
-    assert isinstance(kwargs, dict)
+    raw = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    assert isinstance(raw, dict), f"an extractor config is a mapping, got {type(raw).__name__}"
+    kwargs = {str(k): v for k, v in raw.items()}
     target = kwargs.pop("_target_", None)
     if target is None:
         raise BenchError(f"extractor config {kwargs} has no _target_")

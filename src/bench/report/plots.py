@@ -143,8 +143,8 @@ def plot_measures(path: Path, records: list[dict], floor: dict | None, spec: dic
         return
     gens = [r["generation"] for r in records]
     widths = [1] * len(lines) + [2] * len(hists)
-    fig, axes = plt.subplots(1, panels, figsize=(4.5 * sum(widths), 4.8), width_ratios=widths, squeeze=False)
-    axes = list(axes[0])
+    fig, grid = plt.subplots(1, panels, figsize=(4.5 * sum(widths), 4.8), width_ratios=widths, squeeze=False)
+    axes = list(grid[0])
     for ax, (key, label) in zip(axes, lines, strict=False):
         ax.plot(gens, [r["metrics"].get(key) for r in records], marker="o", label="generated")
         if floor and floor.get(key) is not None:
