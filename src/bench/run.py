@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +181,9 @@ def _run(cfg: DictConfig) -> dict:
             records.append(folder.load_record(t))  # as written: non-finite numbers are null on disk and here alike
             write_results(results_path, header, records, status="finished" if t + 1 == loop.generations else "running")
             _write_views(folder.path, header, records, cfg)
-            log.info(_summary(record, loop.generations))
+            log.info(
+                _summary(record, loop.generations, extra=[k for k, _ in header["evaluation"]["plots"].get("lines", [])])
+            )
             for w in record["warnings"]:
                 log.warning(f"gen {t}: {w}")
     except BaseException:  # an error or Ctrl-C: say so in the file (a kill -9 is told by the lock, run_status.py)
@@ -218,9 +220,10 @@ def _write_views(path: Path, header: dict, records: list[dict], cfg) -> None:
         plot_measures(path / spec["file"], records, header["floor"], spec, title=title)
 
 
-def _summary(record: dict, generations: int) -> str:
+def _summary(record: dict, generations: int, *, extra: Sequence[str] = ()) -> str:
+    """One console line; `extra`: the data set's own scalar measurements (tails: minority_share)."""
     m, c, s = record["metrics"], record["counts"], record["seconds"]
-    shown = " ".join(f"{k}={m[k]:.3g}" for k in LEAD_METRICS if k in m)
+    shown = " ".join(f"{k}={m[k]:.3g}" for k in [*LEAD_METRICS, *extra] if isinstance(m.get(k), (int, float)))
     # the model's own health numbers, whatever the model (the VAE's latent KL, the DDPM's denoising MSE, ...)
     diag = " ".join(f"{k}={v:.3g}" for k, v in record["diagnostics"].items() if isinstance(v, float))
     flag = "" if record["healthy"] else " UNHEALTHY (see warnings)"
