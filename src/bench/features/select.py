@@ -13,7 +13,7 @@ from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
 from bench.errors import BenchError
-from bench.features.extractor import FeatureExtractor, load_extractor
+from bench.features.extractor import FeatureExtractor, load_extractor, shipped
 
 STANDARD = {"inception": "bench.features.inception.load_inception", "dinov2": "bench.features.dinov2.load_dinov2"}
 
@@ -44,6 +44,9 @@ def extractors_for(metrics_cfg, data_cfg, data) -> tuple[FeatureExtractor, Featu
     """(the extractor whose features are scored, the one whose classes count modes, or None), both fitting `data`."""
     own_cfg = data_cfg.get("extractor") if data_cfg is not None else None
     choice = metrics_cfg.get("extractor")
+    if choice is None and own_cfg is None and data_cfg is None and f"{data.name}_classifier" in shipped():
+        # a caller without the data config (a script, a test): the data set's shipped classifier
+        own_cfg = {"_target_": "bench.features.load_extractor", "name": f"{data.name}_classifier"}
     if choice is None:
         if own_cfg is None:
             raise BenchError(
