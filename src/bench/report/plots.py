@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import math
 from pathlib import Path
 
 import matplotlib
@@ -43,7 +44,7 @@ def plot_metrics(path: Path, records: list[dict], floor: dict | None, *, title: 
     for ax, (key, label) in zip(axes.flat, PANELS, strict=True):
         ys = [r["metrics"].get(key) for r in records]
         ax.plot(gens, ys, marker="o", label="generated")
-        if floor and key in floor:
+        if floor and isinstance(floor.get(key), (int, float)) and math.isfinite(floor[key]):  # null/inf: no line
             ax.axhline(floor[key], color="grey", linestyle="--", label="held-out real (floor)")
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("generation")
@@ -111,21 +112,26 @@ def _plot_many_class_shares(path: Path, records: list[dict], floor: dict | None,
     left.set_xlabel("generation")
     left.set_xticks(gens)
     left.legend(fontsize=8)
+    # samples per class in doubling bins (0, 1, 2, 3-4, 5-8, ...): lost modes and crowded ones both stay visible
+    counts = [_class_counts(r["metrics"]) for r in records]
+    if floor and "class_shares" in floor:
+        counts.append(_class_counts(floor))
+    edges = [0, 1, 2]
+    while edges[-1] <= max(max(c) for c in counts):
+        edges.append(2 * edges[-1] - 1)
+    labels = [str(a) if b - a == 1 else f"{a}-{b - 1}" for a, b in itertools.pairwise(edges)]
+
+    def binned(c: list[int]) -> list[int]:
+        return [sum(a <= x < b for x in c) for a, b in itertools.pairwise(edges)]
+
     cmap = plt.get_cmap("viridis")
-    top = max(max(_class_counts(r["metrics"])) for r in records)
-    if floor and "class_shares" in floor:
-        top = max(top, max(_class_counts(floor)))
-    bins = list(range(0, top + 2))
+    xs = list(range(len(labels)))
     for i, r in enumerate(records):
-        right.hist(
-            _class_counts(r["metrics"]),
-            bins=bins,
-            histtype="step",
-            color=cmap(i / max(1, len(records) - 1)),
-            label=f"gen {r['generation']}",
-        )
+        color = cmap(i / max(1, len(records) - 1))
+        right.plot(xs, binned(counts[i]), marker="o", color=color, label=f"gen {r['generation']}")
     if floor and "class_shares" in floor:
-        right.hist(_class_counts(floor), bins=bins, histtype="step", color="black", linestyle="--", label="floor")
+        right.plot(xs, binned(counts[-1]), color="black", linestyle="--", label="held-out real (floor)")
+    right.set_xticks(xs, labels, rotation=45, fontsize=8)
     right.set_xlabel("samples in the class")
     right.set_ylabel("number of classes")
     right.set_title("samples per class (0: a lost mode)", fontsize=10)
@@ -147,7 +153,7 @@ def plot_measures(path: Path, records: list[dict], floor: dict | None, spec: dic
     axes = list(grid[0])
     for ax, (key, label) in zip(axes, lines, strict=False):
         ax.plot(gens, [r["metrics"].get(key) for r in records], marker="o", label="generated")
-        if floor and floor.get(key) is not None:
+        if floor and isinstance(floor.get(key), (int, float)) and math.isfinite(floor[key]):
             ax.axhline(floor[key], color="grey", linestyle="--", label="held-out real (floor)")
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("generation")
