@@ -183,3 +183,43 @@ def test_dinov2_loads_local_code_and_weights(tmp_path, mnist):
     assert features.name == "dinov2" and features.feature_dim == 6 and classes.name == "digits_classifier"
     f, _ = features.extract(mnist.test_images[:3])
     assert f.shape == (3, 6)
+
+
+def test_a_folder_without_classes_is_scored_on_features_and_its_mode_metrics_are_skipped(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(60):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(images / f"{i}.png")
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    (hub / "hubconf.py").write_text(TINY_HUBCONF)
+    torch.manual_seed(0)
+    torch.save(torch.hub.load(str(hub), "dinov2_vitb14", source="local").state_dict(), hub / "w.pth")
+    cfg = compose(
+        [
+            "data=folder",
+            f"data.root={images}",
+            "data.channels=1",
+            "data.test_fraction=0.5",
+            "metrics.extractor=dinov2",
+            f"metrics.extractor_hub_dir={hub}",
+            f"metrics.extractor_weights={hub / 'w.pth'}",
+            "metrics.n_samples=12",
+            "metrics.n_reference=15",
+            "metrics.kid_subset_size=10",
+            "metrics.kid_subsets=2",
+        ]
+    )
+    data = build_data(cfg.data)
+    assert data.num_classes == 0
+    evaluator = Evaluator(data, cfg.metrics, cache_dir=tmp_path / "cache", data_cfg=cfg.data)
+    assert evaluator.classifier is None and evaluator.real_class_shares is None
+    assert set(evaluator.skipped) == {"classes_covered", "kl_gen_real", "tv", "min_class_share", "class_shares"}
+    assert "has no classes" in evaluator.skipped["classes_covered"]
+    out = evaluator.score_images(data.train_images[:12], seed=0)
+    assert "fid" in out and "recall" in out and "classes_covered" not in out
+    assert evaluator.extractor_info["name"] == "dinov2" and evaluator.extractor_info["classes_from"] is None
