@@ -167,8 +167,8 @@ def load_extractor(
     metadata_path = Path(metadata_path)
     if not metadata_path.is_file() and weights_path.is_file() and weights_path.parent != ASSETS:
         raise BenchError(
-            f"feature extractor weights {weights_path} have no metadata beside them ({weights_path.with_suffix('.json')}, "
-            "written with the weights by scripts/train_reference.py)"
+            f"feature extractor weights {weights_path} have no metadata beside them "
+            f"({weights_path.with_suffix('.json')}, written with the weights by scripts/train_reference.py)"
         )
     if not metadata_path.is_file() and not weights_path.is_file() and metadata_path.parent == ASSETS:
         raise BenchError(

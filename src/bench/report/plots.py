@@ -172,7 +172,7 @@ def plot_measures(path: Path, records: list[dict], floor: dict | None, spec: dic
                 continue
             base = len(rows) - 1 - i
             peak = max(values) or 1.0
-            heights = [0.9 * v / peak for v in values]
+            heights = [0.9 * math.sqrt(v / peak) for v in values]  # square root: a 1% tail stays visible
             ax.bar(centres, heights, width=width * 0.95, bottom=base, color=colors, edgecolor="none")
             ax.text(edges[-1], base + 0.45, f" {max(values):.2f}", fontsize=7, va="center")
         for mark in spec.get("marks", {}).get(key, []):
@@ -180,7 +180,7 @@ def plot_measures(path: Path, records: list[dict], floor: dict | None, spec: dic
         ax.set_yticks([len(rows) - 1 - i + 0.45 for i in range(len(rows))], [name for name, _ in rows])
         ax.set_xlim(edges[0], edges[-1])
         ax.set_xlabel(xlabel)
-        ax.set_title(f"{label} (rows scaled to their peak share, printed right)", fontsize=10)
+        ax.set_title(f"{label} (bar height: square root of the share; each row's peak share at right)", fontsize=10)
     fig.suptitle(title)
     fig.tight_layout()
     write_bytes(path, _png(fig))
