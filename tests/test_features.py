@@ -187,5 +187,12 @@ def test_missing_files_raise(tmp_path):
 
 
 def test_unknown_extractor():
-    with pytest.raises(BenchError, match="'inception' is not known; allowed: mnist_classifier"):
-        load_extractor("inception")
+    with pytest.raises(BenchError, match=r"'nope' is not shipped \(shipped: digits_classifier, mnist_classifier\)"):
+        load_extractor("nope")
+
+
+def test_weights_without_metadata_beside_them_are_named(tmp_path):
+    lone = tmp_path / "my_classifier.pt"
+    shutil.copyfile(WEIGHTS, lone)
+    with pytest.raises(BenchError, match=r"my_classifier\.pt have no metadata beside them \(.*my_classifier\.json"):
+        load_extractor("my_classifier", weights_path=lone)

@@ -116,6 +116,7 @@ def test_metrics_csv_agrees_with_results_json_column_by_column(finished_run):
     scored = {"n_gen": "n_gen_scored", "n_real": "n_ref_scored", "n_train": "n_train_scored"}
     for row, g in zip(rows, generations, strict=True):
         expected = {"generation": g["generation"], "healthy": g["healthy"]}
+        expected["extractor"] = g["extractor"]  # the feature space that scored the row
         expected |= {f"n_{k}": v for k, v in g["counts"].items()}  # images trained on
         expected |= {f"{k}_s": round(v, 3) for k, v in g["seconds"].items()}
         expected |= {k: v for k, v in g["diagnostics"].items() if not isinstance(v, (list, dict))}
@@ -127,7 +128,7 @@ def test_metrics_csv_agrees_with_results_json_column_by_column(finished_run):
         assert set(row) == set(expected), f"columns without a results.json value: {set(row) ^ set(expected)}"
         for column, value in expected.items():
             cell = row[column]
-            if isinstance(value, bool):
+            if isinstance(value, (bool, str)):
                 assert cell == str(value), column
             elif value is None:
                 assert cell == "", column
@@ -242,7 +243,11 @@ def test_bad_values_fail_before_training(tmp_path, override, message):
             ["loop=replace,forever"],
             "error: unknown loop 'forever'; allowed: accumulate, augment, fresh, real, replace, replay",
         ),
-        (["data=imagenet"], "error: unknown data 'imagenet'; allowed: mnist"),
+        (
+            ["data=imagenet"],
+            "error: unknown data 'imagenet'; allowed: cifar10, digits, fashion_mnist, folder, mnist, stacked_mnist, "
+            "tails",
+        ),
         (["loop=replay", "loop.real_fraction=2"], "error: loop.real_fraction=2 is outside the allowed range [0, 1]"),
     ],
 )

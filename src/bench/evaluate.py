@@ -106,7 +106,7 @@ def evaluate(
     from hydra import compose, initialize_config_dir
 
     from bench.__main__ import CONF_DIR, check_group_choices
-    from bench.build import build
+    from bench.data import build_data
     from bench.evaluation import Evaluator
     from bench.seeding import derive_seed, generator
 
@@ -114,7 +114,7 @@ def evaluate(
     check_group_choices([f"data={data}"])
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
         cfg = compose("config", overrides=[f"data={data}", f"seed={seed}", *overrides])
-    dataset = build(cfg.data, exclude=("n_train",))
+    dataset = build_data(cfg.data)
     images = load_images(samples, dataset.image_shape)
     n_given = len(images)
     kid_subset = int(cfg.metrics.kid_subset_size)
@@ -132,13 +132,14 @@ def evaluate(
         images = images[torch.randperm(len(images), generator=generator(seed, "evaluate_subset"))[:n]]
     cfg.metrics.n_samples = n
     cfg.metrics.bootstrap = int(bootstrap)
-    evaluator = Evaluator(dataset, cfg.metrics, cache_dir=cache_dir or cfg.cache_dir)
+    evaluator = Evaluator(dataset, cfg.metrics, cache_dir=cache_dir or cfg.cache_dir, data_cfg=cfg.data)
     return {
         "samples": str(samples),
         "n_given": n_given,
         "n_scored": n,
         "dataset": {"name": dataset.name, "checksum": dataset.checksum},
         "feature_extractor": evaluator.extractor_info,
+        "skipped": evaluator.skipped,
         "metrics": evaluator.score_images(images, seed=derive_seed(seed, "eval", "standalone")),
         "floor": evaluator.floor(seed=derive_seed(seed, "floor")),
     }

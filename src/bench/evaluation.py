@@ -2,7 +2,8 @@
 
 The real side (features of the test set, the reference subset's statistics) is computed once and
 cached on disk, keyed by the data checksum and the feature extractor's sha256; generated images are
-then scored by `bench.metrics.score`, which knows nothing of images or models.
+then scored by `bench.metrics.score`, which knows nothing of images or models, plus whatever the data set
+measures itself (`ImageDataset.measure`: tails' colours, Stacked MNIST's mode counts).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import torch
 
 from bench.data.images import ImageDataset
 from bench.errors import BenchError
-from bench.features import load_extractor
-from bench.metrics import RealReference, score, train_nn_distances
+from bench.features import FeatureExtractor, extractors_for
+from bench.metrics import METRIC_INFO, RealReference, score, train_nn_distances
 from bench.report.atomic import write_bytes
 from bench.seeding import generator as seeded_generator
 
@@ -43,14 +44,27 @@ class RealSplit:
 
 
 class Evaluator:
-    """Everything needed to score a set of uint8 images against the real reference."""
+    """Everything needed to score a set of uint8 images against the real reference.
+
+    Features come from `extractor`, class labels from `classifier` (the same object when the feature space
+    has classes; None when no fitting classifier exists, and the mode metrics are then skipped). Both are
+    chosen by `bench.features.extractors_for` from `metrics.extractor` and `data.extractor`, and both must
+    fit the data set (input shape, training data, classes), or scoring stops in one line.
+    """
 
     def __init__(
-        self, dataset: ImageDataset, metrics_cfg, *, cache_dir: str | Path, train_images: torch.Tensor | None = None
+        self,
+        dataset: ImageDataset,
+        metrics_cfg,
+        *,
+        cache_dir: str | Path,
+        train_images: torch.Tensor | None = None,
+        data_cfg=None,
     ):
         self.cfg = metrics_cfg
         self.dataset = dataset
-        self.extractor = load_extractor(metrics_cfg.extractor)
+        self.extractor, self.classifier = extractors_for(metrics_cfg, data_cfg, dataset)
+        self.measure = dataset.measure
         self.cache_dir = Path(cache_dir)
         n = int(metrics_cfg.n_samples)
         if n <= 0:
@@ -70,31 +84,57 @@ class Evaluator:
         )
         test_feats, test_labels = self.test_features()
         self.reference = self._reference(test_feats, test_labels)
-        self.floor_features = (test_feats[self.split.floor], test_labels[self.split.floor])
+        floor_labels = test_labels[self.split.floor] if test_labels is not None else None
+        self.floor_features = (test_feats[self.split.floor], floor_labels)
         # the generator's real training set D_0, for memorisation; its own nearest-neighbour distances computed once
         self.train_features = self.extractor.extract(train_images)[0] if train_images is not None else None
-        self.train_nn = train_nn_distances(self.train_features) if train_images is not None else None
+        self.train_nn = train_nn_distances(self.train_features) if self.train_features is not None else None
 
     @property
-    def real_class_shares(self) -> list[float]:
+    def num_classes(self) -> int | None:
+        return self.classifier.num_classes if self.classifier is not None else None
+
+    @property
+    def real_class_shares(self) -> list[float] | None:
+        if self.reference.class_counts is None:
+            return None
         counts = self.reference.class_counts.double()
         return (counts / counts.sum()).tolist()
 
     @property
     def extractor_info(self) -> dict:
-        return {
-            "name": self.extractor.name,
-            "sha256": self.extractor.sha256,
-            **{k: v for k, v in self.extractor.metadata.items() if k in ("test_accuracy", "feature_dim")},
-        }
+        """The feature space that scored (results.json `feature_extractor`), and where class labels came from."""
+        info = dict(self.extractor.info)
+        info["classes_from"] = self.classifier.name if self.classifier is not None else None
+        if self.classifier is not None and self.classifier is not self.extractor:
+            info["classifier"] = self.classifier.info
+        return info
 
-    def _cache_path(self, what: str) -> Path:
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Metrics not computed, and why (results.json `evaluation.skipped`)."""
+        if self.classifier is not None:
+            return {}
+        why = f"data={self.dataset.name} has no classes and {self.extractor.name} no classifier"
+        return {k: why for k in ("classes_covered", "kl_gen_real", "tv", "min_class_share", "class_shares")}
+
+    @property
+    def metric_info(self) -> dict:
+        """METRIC_INFO plus the data set's own measurements (e.g. tails' minority_share)."""
+        return {**METRIC_INFO, **(self.measure.info if self.measure is not None else {})}
+
+    @property
+    def plots(self) -> dict:
+        """What the data set's measurements want drawn ({} for none); see `bench.data.images.Measure`."""
+        return dict(self.measure.plots) if self.measure is not None else {}
+
+    def _cache_path(self, what: str, extractor: FeatureExtractor | None = None) -> Path:
+        ex = extractor or self.extractor
         data = f"{self.dataset.name}-{self.dataset.checksum[:16]}"
-        extractor = f"{self.extractor.name}-{self.extractor.sha256[:16]}"
-        return self.cache_dir / f"{data}-{extractor}-{what}.pt"
+        return self.cache_dir / f"{data}-{ex.name}-{ex.sha256[:16]}-{what}.pt"
 
-    def _cached(self, what: str, compute):
-        path = self._cache_path(what)
+    def _cached(self, what: str, compute, extractor: FeatureExtractor | None = None):
+        path = self._cache_path(what, extractor)
         if path.is_file():
             try:
                 return torch.load(path, map_location="cpu", weights_only=True)
@@ -106,30 +146,44 @@ class Evaluator:
         write_bytes(path, buf.getvalue())
         return value
 
-    def test_features(self) -> tuple[torch.Tensor, torch.Tensor]:
-        d = self._cached(
-            "test-features",
-            lambda: dict(zip(("features", "labels"), self.extractor.extract(self.dataset.test_images), strict=True)),
-        )
-        return d["features"], d["labels"]
+    def extract(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Features in the scoring space and class labels (None without a classifier)."""
+        out = self.extractor.extract_all(images)
+        if self.classifier is None or self.classifier is self.extractor:
+            return out.features, out.labels
+        return out.features, self.classifier.extract(images)[1]
+
+    def test_features(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        images = self.dataset.test_images
+        if self.classifier is None or self.classifier is self.extractor:
+            d = self._cached(
+                "test-features", lambda: dict(zip(("features", "labels"), self.extract(images), strict=True))
+            )
+            return d["features"], d["labels"]
+        feats = self._cached("test-features", lambda: {"features": self.extractor.extract(images)[0]})["features"]
+        labels = self._cached(
+            "test-labels", lambda: {"labels": self.classifier.extract(images)[1]}, extractor=self.classifier
+        )["labels"]
+        return feats, labels
 
     def _reference(self, test_feats, test_labels) -> RealReference:
         key = hashlib.sha256(self.split.reference.numpy().tobytes()).hexdigest()[:12]
-        kw = dict(
-            num_classes=self.dataset.num_classes,
-            k_pr=int(self.cfg.k_precision_recall),
-            k_dc=int(self.cfg.k_density_coverage),
+        labels = test_labels[self.split.reference] if test_labels is not None else None
+        num_classes = self.num_classes if labels is not None else None
+        kw = {"k_pr": int(self.cfg.k_precision_recall), "k_dc": int(self.cfg.k_density_coverage)}
+        classes = (
+            "" if self.classifier in (None, self.extractor) else f"-{self.classifier.name}-{self.classifier.sha256[:8]}"
         )
-        what = f"reference-{key}-k{kw['k_pr']}-{kw['k_dc']}"
+        what = f"reference-{key}-k{kw['k_pr']}-{kw['k_dc']}{classes}"
         state = self._cached(
             what,
             lambda: RealReference.from_features(
-                test_feats[self.split.reference], test_labels[self.split.reference], **kw
+                test_feats[self.split.reference], labels, num_classes=num_classes, **kw
             ).to_dict(),
         )
         return RealReference.from_dict(state, source=str(self._cache_path(what)))
 
-    def score_features(self, feats: torch.Tensor, labels: torch.Tensor, *, seed: int) -> dict:
+    def score_features(self, feats: torch.Tensor, labels: torch.Tensor | None, *, seed: int) -> dict:
         return score(
             self.reference,
             feats,
@@ -143,9 +197,15 @@ class Evaluator:
         )
 
     def score_images(self, images: torch.Tensor, *, seed: int) -> dict:
-        feats, labels = self.extractor.extract(images)
-        return self.score_features(feats, labels, seed=seed)
+        feats, labels = self.extract(images)
+        out = self.score_features(feats, labels, seed=seed)
+        if self.measure is not None:
+            out.update(self.measure(images, labels))
+        return out
 
     def floor(self, *, seed: int) -> dict:
         """The same metrics for held-out real images: what a perfect generator scores at this sample size."""
-        return self.score_features(*self.floor_features, seed=seed)
+        out = self.score_features(*self.floor_features, seed=seed)
+        if self.measure is not None:
+            out.update(self.measure(self.dataset.test_images[self.split.floor], self.floor_features[1]))
+        return out

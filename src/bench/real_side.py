@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import torch
 from omegaconf import DictConfig
 
-from bench.build import build
-from bench.data.images import ImageDataset
+from bench.data import ImageDataset, build_data
 from bench.errors import BenchError, check_positive
 from bench.evaluation import Evaluator
 from bench.seeding import generator
@@ -31,13 +30,13 @@ class RealSide:
         """What `bench.models.factory.build_model` injects into a model."""
         return {
             "image_shape": self.data.image_shape,
-            "num_classes": self.evaluator.extractor.num_classes,
+            "num_classes": self.evaluator.num_classes,
             "class_shares": self.evaluator.real_class_shares,
         }
 
 
 def real_side(cfg: DictConfig) -> RealSide:
-    data = build(cfg.data, exclude=("n_train",))
+    data = build_data(cfg.data)
     n_train = check_positive("data.n_train", cfg.data.n_train)
     if n_train > len(data.train_images):
         raise BenchError(
@@ -45,5 +44,5 @@ def real_side(cfg: DictConfig) -> RealSide:
         )
     initial_index = torch.randperm(len(data.train_images), generator=generator(cfg.seed, "initial"))[:n_train]
     initial = data.train_images[initial_index]
-    evaluator = Evaluator(data, cfg.metrics, cache_dir=cfg.cache_dir, train_images=initial)
+    evaluator = Evaluator(data, cfg.metrics, cache_dir=cfg.cache_dir, train_images=initial, data_cfg=cfg.data)
     return RealSide(data, initial_index, initial, evaluator)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,10 @@ from bench.config import NOT_RESULT_KEYS
 from bench.errors import BenchError
 from bench.health import check_health_config, generation_zero_health
 from bench.loops import Loop, LoopContext
-from bench.metrics import METRIC_INFO
 from bench.models.factory import build_model, sampling_settings
 from bench.real_side import real_side
 from bench.report.environment import environment, git_commit
-from bench.report.plots import plot_class_shares, plot_metrics
+from bench.report.plots import plot_class_shares, plot_measures, plot_metrics
 from bench.report.results import LEAD_METRICS, read_json, write_metrics_csv, write_results
 from bench.report.run_folder import RunFolder
 from bench.report.run_status import RunLock
@@ -92,8 +91,12 @@ def _run(cfg: DictConfig) -> dict:
             "n_reference": len(evaluator.split.reference),
             "sampling": sampling,
             "real_class_shares": evaluator.real_class_shares,
+            # metrics left out, and why (a folder without classes has no mode metrics)
+            "skipped": evaluator.skipped,
+            # what the data set's own measurements want drawn (tails: minority share, hue histogram)
+            "plots": evaluator.plots,
         },
-        "metric_info": METRIC_INFO,
+        "metric_info": evaluator.metric_info,
         "floor": evaluator.floor(seed=derive_seed(cfg.seed, "floor")),
     }
     folder.clear_partial()
@@ -150,11 +153,13 @@ def _run(cfg: DictConfig) -> dict:
             warnings = list(diagnostics.get("warnings", []))
             if t == 0:
                 warnings += generation_zero_health(
-                    metrics, header["floor"], n_classes=len(evaluator.real_class_shares), health=cfg.health
+                    metrics, header["floor"], n_classes=evaluator.num_classes or 0, health=cfg.health
                 )
 
             record: dict[str, Any] = {
                 "generation": t,
+                # the feature space that scored this row: rows from different feature spaces are never compared
+                "extractor": f"{evaluator.extractor.name}:{evaluator.extractor.sha256[:12]}",
                 "counts": {
                     "real": train_set.n_real,
                     "synthetic": train_set.n_synthetic,
@@ -176,7 +181,9 @@ def _run(cfg: DictConfig) -> dict:
             records.append(folder.load_record(t))  # as written: non-finite numbers are null on disk and here alike
             write_results(results_path, header, records, status="finished" if t + 1 == loop.generations else "running")
             _write_views(folder.path, header, records, cfg)
-            log.info(_summary(record, loop.generations))
+            log.info(
+                _summary(record, loop.generations, extra=[k for k, _ in header["evaluation"]["plots"].get("lines", [])])
+            )
             for w in record["warnings"]:
                 log.warning(f"gen {t}: {w}")
     except BaseException:  # an error or Ctrl-C: say so in the file (a kill -9 is told by the lock, run_status.py)
@@ -205,12 +212,18 @@ def _write_views(path: Path, header: dict, records: list[dict], cfg) -> None:
     title = f"{cfg.data.name} / {cfg.model.name} / loop={cfg.loop.name} / seed={cfg.seed}"
     write_metrics_csv(path / "metrics.csv", records)
     plot_metrics(path / "metrics.png", records, header["floor"], title=title)
-    plot_class_shares(path / "class_shares.png", records, header["evaluation"]["real_class_shares"], title=title)
+    real_shares = header["evaluation"]["real_class_shares"]
+    if real_shares is not None:
+        plot_class_shares(path / "class_shares.png", records, real_shares, title=title, floor=header["floor"])
+    spec = header["evaluation"].get("plots") or {}
+    if spec.get("file"):
+        plot_measures(path / spec["file"], records, header["floor"], spec, title=title)
 
 
-def _summary(record: dict, generations: int) -> str:
+def _summary(record: dict, generations: int, *, extra: Sequence[str] = ()) -> str:
+    """One console line; `extra`: the data set's own scalar measurements (tails: minority_share)."""
     m, c, s = record["metrics"], record["counts"], record["seconds"]
-    shown = " ".join(f"{k}={m[k]:.3g}" for k in LEAD_METRICS if k in m)
+    shown = " ".join(f"{k}={m[k]:.3g}" for k in [*LEAD_METRICS, *extra] if isinstance(m.get(k), (int, float)))
     # the model's own health numbers, whatever the model (the VAE's latent KL, the DDPM's denoising MSE, ...)
     diag = " ".join(f"{k}={v:.3g}" for k, v in record["diagnostics"].items() if isinstance(v, float))
     flag = "" if record["healthy"] else " UNHEALTHY (see warnings)"

@@ -1,8 +1,21 @@
-"""Real data sets (loaded by Hydra `_target_` from conf/data/*.yaml).
+"""Real data sets (loaded by `_target_` from conf/data/*.yaml), each one Python file and one YAML file.
 
-Also the composition of each generation's training set.
+A data config holds the loader's arguments plus keys the loader does not take: `n_train` (|D_0|, read by
+the loop), `extractor` (the data set's own feature space, `bench.features`) and `scoring` (metric sample
+sizes that fit its test set, read by conf/metrics/default.yaml).
 """
 
-from bench.data.images import ImageDataset
+from bench.data.images import ImageDataset, Measure
 
-__all__ = ["ImageDataset"]
+NOT_LOADER_ARGS = ("n_train", "extractor", "scoring")
+
+__all__ = ["NOT_LOADER_ARGS", "ImageDataset", "Measure", "build_data"]
+
+
+def build_data(node) -> ImageDataset:
+    """The data set of a config node `data`."""
+    from bench.build import build
+
+    data = build(node, exclude=NOT_LOADER_ARGS)
+    assert isinstance(data, ImageDataset), f"{node.get('_target_')} returned {type(data).__name__}, not ImageDataset"
+    return data

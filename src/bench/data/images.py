@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import torch
 
 
 @dataclass(frozen=True)
 class ImageDataset:
-    """A real data set: train pool and held-out test set, uint8 NCHW, labels int64."""
+    """A real data set: train pool and held-out test set, uint8 NCHW, labels int64.
+
+    `num_classes` 0: no classes (labels all -1); the mode metrics are then skipped. `base_checksum`: the
+    checksum of the data set this one is built from (tails and Stacked MNIST: MNIST's), so an extractor
+    trained on the base fits. `measure`: an optional per-data-set measurement of images (see `Measure`).
+    """
 
     name: str
     source: str
@@ -19,6 +25,8 @@ class ImageDataset:
     test_images: torch.Tensor
     test_labels: torch.Tensor
     num_classes: int
+    base_checksum: str | None = None
+    measure: Measure | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         for split in ("train", "test"):
@@ -27,10 +35,13 @@ class ImageDataset:
                 f"{split} images must be uint8 NCHW, got {x.dtype} {tuple(x.shape)}"
             )
             assert y.shape == (x.shape[0],), f"{split} labels {tuple(y.shape)} do not match {x.shape[0]} images"
+            if self.num_classes == 0:
+                assert bool((y == -1).all()), f"a data set without classes labels its {split} images -1"
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.train_images.shape[1:])
+        c, h, w = (int(v) for v in self.train_images.shape[1:])
+        return c, h, w
 
     @property
     def checksum(self) -> str:
@@ -46,3 +57,20 @@ def arrays_checksum(*arrays: torch.Tensor) -> str:
         # labels are hashed as uint8 so the checksum does not depend on the label dtype a source uses
         h.update((a.to(torch.uint8) if a.dtype != torch.uint8 else a).numpy().tobytes())
     return h.hexdigest()
+
+
+class Measure:
+    """Extra per-image measurements a data set knows how to make (tails: the colour of each image).
+
+    The evaluator calls `measure(images, labels)` on every generation's samples and on the floor, and
+    merges the returned numbers (and lists, e.g. a histogram) into the metrics; `info` describes each key
+    like `bench.metrics.METRIC_INFO`, and `plots` tells the report what to draw (`bench.report.plots`):
+    {"file": "x.png", "lines": [(key, title), ...], "histograms": [(key, title, bin_edges, x_label), ...],
+    "reference": {key: real value}}. The run never names a data set: it only passes this hook on.
+    """
+
+    info: ClassVar[dict[str, dict]] = {}
+    plots: ClassVar[dict[str, Any]] = {}
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor | None) -> dict[str, Any]:
+        raise NotImplementedError

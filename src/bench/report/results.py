@@ -67,9 +67,16 @@ def metric_column(key: str) -> str:
     return f"{key}_scored" if key.startswith("n_") else key
 
 
+# a list metric (class shares, a histogram) gets one column per entry up to this length; longer ones (Stacked
+# MNIST's 1000 class shares) stay in results.json, summarised in the CSV by their scalar metrics
+MAX_LIST_COLUMNS = 20
+
+
 def flat_row(record: dict) -> dict:
     """One CSV row: counts, seconds, training diagnostics, scalar metrics, then one column per class share."""
     row = {"generation": record["generation"]}
+    if "extractor" in record:  # the feature space that scored the row
+        row["extractor"] = record["extractor"]
     row.update({f"n_{k}": v for k, v in record["counts"].items()})
     row.update({f"{k}_s": round(v, 3) for k, v in record["seconds"].items()})
     row.update({k: v for k, v in record["diagnostics"].items() if not isinstance(v, (list, dict))})
@@ -80,6 +87,8 @@ def flat_row(record: dict) -> dict:
     for k in keys:
         v = metrics[k]
         if isinstance(v, list):
+            if len(v) > MAX_LIST_COLUMNS:
+                continue
             row.update({f"{k.removesuffix('s')}_{i}": x for i, x in enumerate(v)})
         elif not isinstance(v, dict):
             column = metric_column(k)
