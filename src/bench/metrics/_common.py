@@ -110,8 +110,8 @@ def few_threads() -> Iterator[None]:
     The metrics are mostly many small and medium ops around a few large matrix products. An op that torch
     splits across threads waits for all of them at its end; on a machine shared with other work that wait
     is a scheduler slice (milliseconds), which made the suite 2-5x slower on a busy 2-core machine than on one
-    thread. Large products (`mm`) still use the caller's threads. The setting is process-wide (as
-    torch.set_num_threads is) and restored on exit; nested blocks are no-ops.
+    thread. Large products (`mm`, at least _PARALLEL_FLOPS) still use the caller's threads. The setting is
+    process-wide (as torch.set_num_threads is) and restored on exit; nested blocks are no-ops.
     """
     global _caller_threads
     if _caller_threads is not None:
@@ -138,16 +138,29 @@ def few_threads_call(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def mm(a: Tensor, b: Tensor, out: Tensor | None = None) -> Tensor:
-    """torch.mm on the caller's threads, also inside `few_threads`."""
+# Matrix products below this many flops run on one thread inside `few_threads`: one 1000 x 128 x 1000 float64
+# product takes ~2.5 ms on one core, and on a busy machine waiting for a second thread costs more than it saves.
+_PARALLEL_FLOPS = 1e9
+
+
+@contextmanager
+def caller_threads(flops: float = float("inf")) -> Iterator[None]:
+    """Inside `few_threads`: run the block on the caller's threads if it does at least _PARALLEL_FLOPS of work."""
     n = _caller_threads
-    if n is None or n <= 1:
-        return torch.mm(a, b, out=out)
+    if n is None or n <= 1 or flops < _PARALLEL_FLOPS:
+        yield
+        return
     torch.set_num_threads(n)
     try:
-        return torch.mm(a, b, out=out)
+        yield
     finally:
         torch.set_num_threads(1)
+
+
+def mm(a: Tensor, b: Tensor, out: Tensor | None = None) -> Tensor:
+    """torch.mm, on the caller's threads when large (also inside `few_threads`)."""
+    with caller_threads(2.0 * a.shape[0] * a.shape[1] * b.shape[1]):
+        return torch.mm(a, b, out=out)
 
 
 # ---- the exact distance -------------------------------------------------------------------------
@@ -196,15 +209,42 @@ def _bound_dtype(d: int, max_norm: float) -> torch.dtype:
     return torch.float32 if fast else torch.float64
 
 
+BLOCK = 16  # columns per block of a tile (see Bounds.block_min)
+
+
+def _blocks(m: int) -> int:
+    return -(-m // BLOCK)
+
+
+def identity_layout(m: int) -> Tensor:
+    """Tile column p -> row p of y, padded with -1 to whole blocks."""
+    return torch.cat([torch.arange(m), torch.full((_blocks(m) * BLOCK - m,), -1, dtype=torch.long)])
+
+
+def grouped_layout(order: Tensor) -> Tensor:
+    """Tile column -> row of y (-1: padding) such that each block (`Bounds.block_min`) holds BLOCK consecutive
+    rows of `order`: with rows sorted by a threshold, each block's thresholds are close to each other."""
+    m = order.shape[0]
+    nb = _blocks(m)
+    rank = (torch.arange(nb)[None, :] * BLOCK + torch.arange(BLOCK)[:, None]).reshape(-1)  # rank held by column
+    return torch.where(rank < m, order[rank.clamp(max=m - 1)], -1)
+
+
 class Bounds:
     """Lower / upper bounds of squared distances between the rows of `x` and `y` from one GEMM per tile.
 
-    `lower(s, e)` is the (e - s, len(y)) tile lam with lam_ij <= S(x_i, y_j) <= lam_ij + slack_ij, where
-    slack_ij = 2E (nx_i + ny_j) (see module docstring). `x` and `y` may be the same tensor.
+    `lower(s, e)` is the (e - s, width) tile lam over the columns of `layout` (position p holds y row layout[p];
+    -1 is padding, whose lam is huge), with lam_ip <= S(x_i, y_layout[p]) <= lam_ip + slack, slack =
+    2E (nx_i + ny_p) (see module docstring). `x` and `y` may be the same tensor. Columns come in nb blocks of
+    BLOCK: block b is the columns b, b + nb, b + 2 nb, ..., so `block_min` is one vectorised pass.
     """
 
-    def __init__(self, x: Tensor, y: Tensor):
+    def __init__(self, x: Tensor, y: Tensor, layout: Tensor | None = None):
         self.x, self.y = x, y
+        self.layout = identity_layout(y.shape[0]) if layout is None else layout
+        self.width = self.layout.shape[0]
+        self.nb = self.width // BLOCK
+        assert self.nb * BLOCK == self.width, "the layout is whole blocks"
         xd = x.double()
         yd = xd if y is x else y.double()
         self.x64, self.y64 = xd, yd  # the exact distance reads these
@@ -220,23 +260,36 @@ class Bounds:
         self.nx = xr.double().square().sum(dim=1)  # float64 norms of the rounded rows
         ones_x = torch.ones(x.shape[0], 1, dtype=self.dtype)
         self.left = torch.cat([xr, ((1 - self.e) * self.nx).to(self.dtype)[:, None], ones_x], dim=1)
-        if x is y:
-            yr, self.ny = xr, self.nx
-        else:
-            yr = yc.to(self.dtype)
-            self.ny = yr.double().square().sum(dim=1)
-        ones_y = torch.ones(y.shape[0], 1, dtype=self.dtype)
-        self.right_t = torch.cat([-2 * yr, ones_y, ((1 - self.e) * self.ny).to(self.dtype)[:, None]], dim=1).T
+        yr = xr if x is y else yc.to(self.dtype)
+        pad = self.layout < 0
+        rows = self.layout.clamp(min=0)
+        yr = yr[rows].masked_fill_(pad[:, None], 0.0)
+        self.ny = yr.double().square().sum(dim=1)  # per position; 0 for padding
+        ones_y = (~pad).to(self.dtype)[:, None]
+        norm_y = ((1 - self.e) * self.ny).to(self.dtype).masked_fill_(pad, torch.finfo(self.dtype).max / 4)
+        self.right_t = torch.cat([-2 * yr, ones_y, norm_y[:, None]], dim=1).T
 
     def lower(self, s: int, e: int, out: Tensor | None = None) -> Tensor:
         return mm(self.left[s:e], self.right_t, out=out)
 
-    def slack(self, i: Tensor, j: Tensor) -> Tensor:
-        """float64 2E (nx_i + ny_j) for index vectors i (rows of x) and j (rows of y)."""
-        return 2 * self.e * (self.nx[i] + self.ny[j])
+    def block_min(self, lam: Tensor) -> Tensor:
+        """(rows, nb) minimum of each block of a tile."""
+        return lam.view(lam.shape[0], BLOCK, self.nb).amin(dim=1)
+
+    def block_positions(self, blocks: Tensor) -> Tensor:
+        """(..., BLOCK) tile columns of the given blocks."""
+        return blocks[..., None] + self.nb * torch.arange(BLOCK)
+
+    def exact(self, i: Tensor, p: Tensor) -> Tensor:
+        """Exact S (float64) for rows i of x and tile columns p."""
+        return exact_sq_distances(self.x64, self.y64, i, self.layout[p])
+
+    def slack(self, i: Tensor, p: Tensor) -> Tensor:
+        """float64 2E (nx_i + ny_p) for rows i of x and tile columns p."""
+        return 2 * self.e * (self.nx[i] + self.ny[p])
 
     def tile_buffer(self, rows: int) -> Tensor:
-        return torch.empty(rows, self.y.shape[0], dtype=self.dtype)
+        return torch.empty(rows, self.width, dtype=self.dtype)
 
 
 def sq_hi(r: Tensor) -> Tensor:
@@ -302,7 +355,7 @@ def knn(
     if k > avail:
         need = k + 1 if other is None else k
         raise BenchError(f"metrics: k={k} nearest neighbours need at least {need} points, got {m}")
-    bounds = Bounds(x, y)
+    bounds = Bounds(x, y)  # identity layout: tile column p is row p of y (p < m)
     kk = min(k + _KNN_SLACK, avail)
     out_sq = torch.empty(n, k, dtype=torch.float64)
     out_idx = torch.empty(n, k, dtype=torch.long)
@@ -312,7 +365,16 @@ def knn(
         rows = torch.arange(e - s)
         if other is None:
             lam[rows, rows + s] = float("inf")
-        lv, li = torch.topk(lam, kk, dim=1, largest=False, sorted=False)
+        if bounds.nb >= kk:
+            # The kk smallest lam of a row lie in its kk blocks of smallest minimum: any entry elsewhere is >= its
+            # block's minimum >= the kk-th smallest minimum, and those kk minima are kk entries. (Every block holds
+            # >= BLOCK - 1 >= 2 real columns, so no block minimum is the self entry's inf or padding.)
+            _, blocks = torch.topk(bounds.block_min(lam), kk, dim=1, largest=False, sorted=False)
+            cols = bounds.block_positions(blocks).reshape(e - s, -1)
+            lv, pos = torch.topk(lam.gather(1, cols), kk, dim=1, largest=False, sorted=False)
+            li = cols.gather(1, pos)
+        else:
+            lv, li = torch.topk(lam, kk, dim=1, largest=False, sorted=False)
         # Only candidates whose lower bound is within the k-th smallest upper bound can be among the k nearest.
         ri = (rows + s)[:, None].expand(-1, kk)
         lvd = lv.double()

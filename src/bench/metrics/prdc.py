@@ -30,13 +30,14 @@ from torch import Tensor
 
 from bench.errors import BenchError
 from bench.metrics._common import (
+    BLOCK,
     DEFAULT_CHUNK_SIZE,
     Bounds,
     as_features,
     check_chunk_size,
     common_dtype,
-    exact_sq_distances,
     few_threads_call,
+    grouped_layout,
     knn,
     knn_radii,
     round_up,
@@ -46,7 +47,7 @@ from bench.metrics._common import (
     sq_lo,
 )
 
-_DENSE_SHARE = 16  # a tile's candidates are handled as dense masks when more than 1/16 of its pairs are candidates
+_DENSE_SHARE = 4  # a tile's candidates are handled as dense masks when more than 1/4 of its blocks hold candidates
 CAP = 32  # bootstrap: covering generated rows remembered per real row (see bench.metrics._resample)
 RECALL_CAP = 256  # bootstrap: (generated row, rank) pairs remembered per real row, the smallest ranks first
 RECALL_BUDGET = 64  # ... and at most RECALL_BUDGET * (N + M) pairs in all before capping (else no lists are kept)
@@ -86,6 +87,10 @@ class CappedLists:
 
     def unsaturated(self) -> Tensor:
         return (self.stored < self.cap).nonzero().flatten()
+
+    def reorder(self, index: Tensor) -> None:
+        """Keep the lists of entries `index`, in that order (e.g. tile columns -> real rows)."""
+        self.rows, self.stored, self.total = self.rows[index], self.stored[index], self.total[index]
 
 
 class RankedPairs:
@@ -165,92 +170,78 @@ def prdc_pass(
     """The generated-to-real pass. r_pr / r_dc: real radii (None skips precision / density+coverage); gen_r:
     generated k_pr radii (None skips recall). With `gen_far` (M,) and `gen_radius_list` (M, L+1) it also keeps,
     for the bootstrap, each real row's covering generated rows and, for every pair with d <= gen_far_j, the rank
-    of d among [0, the L nearest-neighbour distances of y_j] (bench.metrics._resample)."""
+    of d among [0, the L nearest-neighbour distances of y_j] (bench.metrics._resample).
+
+    Tiles are generated rows x real rows; the real rows (tile columns) are sorted by their larger radius and
+    grouped into blocks of BLOCK columns. One pass of block minima of the lower bounds against the largest
+    threshold of each block (or of the generated row) leaves the few blocks that can hold a candidate; only
+    those are read entry by entry. Tiles where most blocks are candidates are handled as dense masks.
+    """
     n, m = real.shape[0], gen.shape[0]
     collect = gen_far is not None
-    bounds = Bounds(gen, real)
-    g64, r64 = bounds.x64, bounds.y64  # rows: generated, columns: real
-    dt = bounds.dtype
+    col_r = [r for r in (r_pr, r_dc) if r is not None]
+    reach = torch.stack(col_r).amax(dim=0) if col_r else torch.zeros(n, dtype=torch.float64)
+    bounds = Bounds(gen, real, grouped_layout(torch.argsort(reach, stable=True)))
+    dt, width, nb = bounds.dtype, bounds.width, bounds.nb
+    valid = bounds.layout >= 0
+    real_of = bounds.layout.clamp(min=0)  # tile column -> real row (padding columns are never candidates)
+
+    def per_column(r: Tensor | None) -> Tensor | None:  # float64 per tile column; NaN (never inside) for padding
+        return None if r is None else torch.where(valid, r[real_of], float("nan"))
+
+    pr_c, dc_c, reach_c = per_column(r_pr), per_column(r_dc), per_column(reach)
+    assert reach_c is not None, "always per column"
+    col_hi = round_up(sq_hi(reach_c), dt) if col_r else None  # NaN for padding: lam <= NaN is False
+    col_hi_block = col_hi.nan_to_num(float("-inf")).view(BLOCK, nb).amax(dim=0) if col_hi is not None else None
+    row_r = gen_far if collect else gen_r
+    row_hi = round_up(sq_hi(row_r), dt) if row_r is not None else None
     res = PassResult(
         in_precision=torch.zeros(m, dtype=torch.bool) if r_pr is not None else None,
         density_count=torch.zeros(m, dtype=torch.long) if r_dc is not None else None,
-        covered=torch.zeros(n, dtype=torch.bool) if r_dc is not None else None,
-        recalled=torch.zeros(n, dtype=torch.bool) if gen_r is not None else None,
-        cover=CappedLists(n, CAP) if collect and r_dc is not None else None,
+        covered=torch.zeros(width, dtype=torch.bool) if r_dc is not None else None,  # per tile column until the end
+        recalled=torch.zeros(width, dtype=torch.bool) if gen_r is not None else None,
+        cover=CappedLists(width, CAP) if collect and r_dc is not None else None,
         recall=RankedPairs(n, RECALL_CAP, RECALL_BUDGET * (n + m)) if collect and gen_r is not None else None,
     )
-    col_r = [r for r in (r_pr, r_dc) if r is not None]
-    row_r = gen_far if collect else gen_r
-    col_hi = round_up(sq_hi(torch.stack(col_r).amax(dim=0)), dt) if col_r else None
-    row_hi = round_up(sq_hi(row_r), dt) if row_r is not None else None
     inside = torch.lt if strict else torch.le
     buf = bounds.tile_buffer(min(chunk_size, m))
     for s, e in row_chunks(m, chunk_size):
         lam = bounds.lower(s, e, out=buf[: e - s])
         c = e - s
+        bmin = bounds.block_min(lam)
         up = None
         if col_hi is not None:
-            mask = lam <= col_hi[None, :]
-            if int(torch.count_nonzero(mask)) * _DENSE_SHARE <= c * n:
-                jj, ii = mask.nonzero().unbind(1)
-                del mask
-                gj = jj + s
-                lv = lam[jj, ii].double()
-                upv = lv + bounds.slack(gj, ii)
-                decided = {}
-                need = torch.zeros(jj.shape[0], dtype=torch.bool)
-                for name, r in (("pr", r_pr), ("dc", r_dc)):
-                    if r is not None:
-                        sure, unc = _sparse_decide(lv, upv, r[ii])
-                        decided[name] = (sure, unc)
-                        need |= unc
-                dist = torch.zeros(jj.shape[0], dtype=torch.float64)
-                pick = need.nonzero().flatten()
-                dist[pick] = exact_sq_distances(g64, r64, gj[pick], ii[pick]).sqrt_()
-                for name, r in (("pr", r_pr), ("dc", r_dc)):
-                    if r is None:
-                        continue
-                    sure, unc = decided[name]
-                    hit = sure | (unc & inside(dist, r[ii]))
-                    if name == "pr":
-                        assert res.in_precision is not None, "precision asked for"
-                        res.in_precision[gj[hit]] = True
-                    else:
-                        assert res.density_count is not None and res.covered is not None, "density asked for"
-                        res.density_count[s:e] += torch.bincount(jj[hit], minlength=c)
-                        res.covered[ii[hit]] = True
-                        if res.cover is not None:
-                            res.cover.add(ii[hit], gj[hit])
+            assert col_hi_block is not None, "with col_hi"
+            found = _block_candidates(bounds, lam, bmin, col_hi_block[None, :], col_hi[None, :], None)
+            if found is not None:
+                jj, pp, lv = found
+                _sparse_columns(bounds, s, c, jj, pp, lv, pr_c, dc_c, real_of, inside, res)
             else:
-                del mask
                 up = _upper(lam, bounds, s, e)
-                _dense_columns(lam, up, bounds, s, e, r_pr, r_dc, strict, res)
+                _dense_columns(lam, up, bounds, s, e, pr_c, dc_c, strict, res)
         if row_hi is not None:
             assert row_r is not None and gen_r is not None, "row thresholds come with generated radii"
-            mask = lam <= row_hi[s:e, None]
-            if int(torch.count_nonzero(mask)) * _DENSE_SHARE <= c * n:
-                jj, ii = mask.nonzero().unbind(1)
-                del mask
+            found = _block_candidates(bounds, lam, bmin, row_hi[s:e, None], None, row_hi[s:e])
+            if found is not None:
+                jj, pp, lv = found
                 gj = jj + s
-                lv = lam[jj, ii].double()
-                upv = lv + bounds.slack(gj, ii)
+                upv = lv + bounds.slack(gj, pp)
                 # with collection every candidate is needed exactly (its rank among y_j's radii); else only undecided
                 sure, unc = _sparse_decide(lv, upv, gen_r[gj])
                 pick = torch.arange(jj.shape[0]) if collect else unc.nonzero().flatten()
                 dist = torch.zeros(jj.shape[0], dtype=torch.float64)
-                dist[pick] = exact_sq_distances(g64, r64, gj[pick], ii[pick]).sqrt_()
+                dist[pick] = bounds.exact(gj[pick], pp[pick]).sqrt_()
                 assert res.recalled is not None, "recall asked for"
-                res.recalled[ii[sure | (unc & inside(dist, gen_r[gj]))]] = True
+                res.recalled[pp[sure | (unc & inside(dist, gen_r[gj]))]] = True
                 if res.recall is not None:
                     assert gen_radius_list is not None and gen_far is not None, "collection needs the radius lists"
-                    gp, ip, dp = gj[pick], ii[pick], dist[pick]
+                    gp, cp, dp = gj[pick], pp[pick], dist[pick]
                     near = inside(dp, gen_far[gp])
-                    gp, ip, dp = gp[near], ip[near], dp[near]
+                    gp, cp, dp = gp[near], cp[near], dp[near]
                     # rank = first position p in [0, nbr_1..nbr_L] with d <= list[p] (d < list[p] when strict)
                     rank = torch.searchsorted(gen_radius_list[gp], dp[:, None], right=strict).flatten()
-                    res.recall.add(ip, gp, rank)
+                    res.recall.add(real_of[cp], gp, rank)
             else:
-                del mask
                 if up is None:
                     up = _upper(lam, bounds, s, e)
                 _dense_rows(lam, up, bounds, s, e, gen_r, strict, res)
@@ -258,7 +249,62 @@ def prdc_pass(
     if res.recall is not None:
         res.recall.finish()
         res.complete = res.complete and not res.recall.overflow
+    # per tile column -> per real row
+    column_of = torch.empty(n, dtype=torch.long)
+    column_of[bounds.layout[valid]] = valid.nonzero().flatten()
+    if res.covered is not None:
+        res.covered = res.covered[column_of]
+    if res.recalled is not None:
+        res.recalled = res.recalled[column_of]
+    if res.cover is not None:
+        res.cover.reorder(column_of)
     return res
+
+
+def _block_candidates(
+    bounds: Bounds, lam: Tensor, bmin: Tensor, block_thr: Tensor, col_thr: Tensor | None, row_thr: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor] | None:
+    """(tile rows, tile columns, float64 lam) of the entries under their threshold (per column or per row), found
+    through the blocks whose minimum is under the block's threshold; None when too many blocks qualify."""
+    cand = bmin <= block_thr
+    if int(torch.count_nonzero(cand)) * _DENSE_SHARE > cand.numel():
+        return None
+    jb, bb = cand.nonzero().unbind(1)
+    pos = bounds.block_positions(bb)  # (P, BLOCK)
+    vals = lam[jb[:, None], pos]
+    hit = vals <= (col_thr[0][pos] if col_thr is not None else row_thr[jb][:, None])  # type: ignore[index]
+    pi, ti = hit.nonzero().unbind(1)
+    return jb[pi], pos[pi, ti], vals[pi, ti].double()
+
+
+def _sparse_columns(bounds, s, c, jj, pp, lv, pr_c, dc_c, real_of, inside, res: PassResult) -> None:
+    """Precision / density / coverage decisions for candidate pairs (tile row jj, tile column pp)."""
+    gj = jj + s
+    upv = lv + bounds.slack(gj, pp)
+    decided = {}
+    need = torch.zeros(jj.shape[0], dtype=torch.bool)
+    for name, r in (("pr", pr_c), ("dc", dc_c)):
+        if r is not None:
+            sure, unc = _sparse_decide(lv, upv, r[pp])
+            decided[name] = (sure, unc)
+            need |= unc
+    dist = torch.zeros(jj.shape[0], dtype=torch.float64)
+    pick = need.nonzero().flatten()
+    dist[pick] = bounds.exact(gj[pick], pp[pick]).sqrt_()
+    for name, r in (("pr", pr_c), ("dc", dc_c)):
+        if r is None:
+            continue
+        sure, unc = decided[name]
+        hit = sure | (unc & inside(dist, r[pp]))
+        if name == "pr":
+            assert res.in_precision is not None, "precision asked for"
+            res.in_precision[gj[hit]] = True
+        else:
+            assert res.density_count is not None and res.covered is not None, "density asked for"
+            res.density_count[s : s + c] += torch.bincount(jj[hit], minlength=c)
+            res.covered[pp[hit]] = True
+            if res.cover is not None:
+                res.cover.add(pp[hit], gj[hit])
 
 
 def _upper(lam: Tensor, bounds: Bounds, s: int, e: int) -> Tensor:
@@ -268,31 +314,31 @@ def _upper(lam: Tensor, bounds: Bounds, s: int, e: int) -> Tensor:
 
 
 def _exact_band(bounds: Bounds, s: int, band: Tensor, r_of_pair, inside) -> tuple[Tensor, Tensor, Tensor]:
-    """Exact decisions for the undecided pairs of a dense tile: (tile rows, columns, inside)."""
-    jj, ii = band.nonzero().unbind(1)
-    d = exact_sq_distances(bounds.x64, bounds.y64, jj + s, ii).sqrt_()
-    return jj, ii, inside(d, r_of_pair(jj, ii))
+    """Exact decisions for the undecided pairs of a dense tile: (tile rows, tile columns, inside)."""
+    jj, pp = band.nonzero().unbind(1)
+    d = bounds.exact(jj + s, pp).sqrt_()
+    return jj, pp, inside(d, r_of_pair(jj, pp))
 
 
-def _dense_columns(lam, up, bounds, s, e, r_pr, r_dc, strict, res: PassResult) -> None:
+def _dense_columns(lam, up, bounds, s, e, pr_c, dc_c, strict, res: PassResult) -> None:
     inside = torch.lt if strict else torch.le
     dt = lam.dtype
-    if r_pr is not None:
+    if pr_c is not None:
         assert res.in_precision is not None, "precision asked for"
-        sure = up < _round_down(sq_lo(r_pr), dt)[None, :]
+        sure = up < _round_down(sq_lo(pr_c), dt)[None, :]
         hit = sure.any(dim=1)
-        band = (lam <= round_up(sq_hi(r_pr), dt)[None, :]) & ~sure
+        band = (lam <= round_up(sq_hi(pr_c), dt)[None, :]) & ~sure
         del sure
-        jj, _, ok = _exact_band(bounds, s, band, lambda jj, ii: r_pr[ii], inside)
+        jj, _, ok = _exact_band(bounds, s, band, lambda jj, pp: pr_c[pp], inside)
         hit[jj[ok]] = True
         res.in_precision[s:e] |= hit
-    if r_dc is not None:
+    if dc_c is not None:
         assert res.density_count is not None and res.covered is not None, "density asked for"
-        sure = up < _round_down(sq_lo(r_dc), dt)[None, :]
-        band = (lam <= round_up(sq_hi(r_dc), dt)[None, :]) & ~sure
-        jj, ii, ok = _exact_band(bounds, s, band, lambda jj, ii: r_dc[ii], inside)
+        sure = up < _round_down(sq_lo(dc_c), dt)[None, :]
+        band = (lam <= round_up(sq_hi(dc_c), dt)[None, :]) & ~sure
+        jj, pp, ok = _exact_band(bounds, s, band, lambda jj, pp: dc_c[pp], inside)
         del band
-        sure[jj[ok], ii[ok]] = True  # now: exactly inside
+        sure[jj[ok], pp[ok]] = True  # now: exactly inside
         res.density_count[s:e] += sure.sum(dim=1)
         per_column = sure.sum(dim=0)
         res.covered |= per_column > 0
@@ -302,7 +348,7 @@ def _dense_columns(lam, up, bounds, s, e, r_pr, r_dc, strict, res: PassResult) -
 
 
 def _keep_first_coverers(inside: Tensor, s: int, cover: CappedLists) -> None:
-    """Add each unsaturated real column's first covering rows of a dense tile, a block of rows at a time."""
+    """Add each unsaturated column's first covering rows of a dense tile, a block of rows at a time."""
     step = 4 * cover.cap
     for b0 in range(0, inside.shape[0], step):
         cols = cover.unsaturated()
@@ -321,8 +367,8 @@ def _dense_rows(lam, up, bounds, s, e, gen_r, strict, res: PassResult) -> None:
     hit = sure.any(dim=0)
     band = (lam <= round_up(sq_hi(r), dt)[:, None]) & ~sure
     del sure
-    _, ii, ok = _exact_band(bounds, s, band, lambda jj, ii: r[jj], inside)
-    hit[ii[ok]] = True
+    _, pp, ok = _exact_band(bounds, s, band, lambda jj, pp: r[jj], inside)
+    hit[pp[ok]] = True
     res.recalled |= hit
 
 
