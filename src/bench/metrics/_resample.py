@@ -38,13 +38,44 @@ import torch
 from torch import Tensor
 from torch.nn.functional import normalize
 
-from bench.metrics._common import rows_to_all
-from bench.metrics.fid import frechet_distance_sqrt, psd_sqrt
+from bench.metrics._common import mm, rows_to_all
+from bench.metrics.fid import psd_sqrt
 from bench.metrics.modes import mode_stats_from_counts
 from bench.metrics.prdc import PassResult
-from bench.metrics.vendi import vendi_from_gram
 
 NEIGHBOURS_EXTRA = 16  # L = k_pr + 16 neighbours per generated row: P(Poisson(19) < 3) ~ 1e-6 rows fall back
+_GROUP = 256  # resamples whose moments come from one sweep over the generated rows
+_SUB = 16  # resamples whose coverage / recall are evaluated at once (memory: _SUB x M x L counts)
+_ROWS = 512  # generated rows per block of outer products (512 x D(D+1)/2 float64: 34 MB at D = 128)
+
+
+def _second_moments(w: Tensor, x: Tensor) -> Tensor:
+    """(b, D, D) sum_j w[b, j] x_j x_j^T for every row of w: one product of w with the rows' outer products
+    (upper triangles, a block of rows at a time), so all resamples share one pass over x."""
+    d = x.shape[1]
+    iu, ju = torch.triu_indices(d, d)
+    starts = [0, *torch.arange(d, 0, -1).cumsum(0).tolist()]  # row i of the triangle: columns i..d-1
+    acc = torch.zeros(w.shape[0], iu.shape[0], dtype=torch.float64)
+    outer = torch.empty(min(_ROWS, x.shape[0]), iu.shape[0], dtype=torch.float64)
+    for s in range(0, x.shape[0], _ROWS):
+        block = x[s : s + _ROWS]
+        p = outer[: block.shape[0]]
+        for i in range(d):
+            torch.mul(block[:, i : i + 1], block[:, i:], out=p[:, starts[i] : starts[i + 1]])
+        acc += mm(w[:, s : s + _ROWS], p)
+    out = torch.empty(w.shape[0], d, d, dtype=torch.float64)
+    out[:, iu, ju] = acc
+    out[:, ju, iu] = acc
+    return out
+
+
+def _vendi(gram: Tensor) -> Tensor:
+    """`vendi_from_gram` for a batch of Gram matrices."""
+    eig = torch.linalg.eigvalsh(gram).clamp_min(0.0)
+    total = eig.sum(dim=1, keepdim=True)
+    p = eig / torch.where(total > 0, total, 1.0)
+    entropy = -torch.where(p > 0, p * p.log(), 0.0).sum(dim=1)
+    return torch.where(total[:, 0] > 0, entropy.exp(), 1.0)
 
 
 def _lists(rows: Tensor, stored: Tensor) -> Tensor:
@@ -101,72 +132,96 @@ class SuiteResampler:
         self.min_relative_share = min_relative_share
         self.memorized = memorized.long() if memorized is not None else None
 
-    def replicate(self, idx: Tensor) -> dict[str, float]:
-        m = self.m
-        w = torch.bincount(idx, minlength=m)
-        present = w > 0
-        nz = present.nonzero().flatten()
-        wf = w[nz].double()[:, None]
-        out: dict[str, float] = {}
+    def replicates(self, draws: Tensor) -> dict[str, Tensor]:
+        """float64 replicates of every key for the resamples draws[b] = idx (B, M) of generated rows."""
+        parts: dict[str, list[Tensor]] = {}
+        for s in range(0, draws.shape[0], _GROUP):
+            for key, value in self._group(draws[s : s + _GROUP]).items():
+                parts.setdefault(key, []).append(value)
+        return {key: torch.cat(values) for key, values in parts.items()}
 
-        xc = self.centred[nz]
-        dev = (wf * xc).sum(dim=0) / m
-        cov = (xc.T @ (wf * xc) - m * torch.outer(dev, dev)) / (m - 1)
-        out["fid"] = frechet_distance_sqrt(self.real_mean, self.real_sqrt, self.real_trace, self.mean0 + dev, cov)
+    def _group(self, draws: Tensor) -> dict[str, Tensor]:
+        b, m = draws.shape
+        w = torch.zeros(b, m, dtype=torch.long).scatter_add_(1, draws, torch.ones_like(draws))
+        wf = w.double()
+        out: dict[str, Tensor] = {}
 
+        dev = mm(wf, self.centred) / m
+        cov = (_second_moments(wf, self.centred) - m * dev[:, :, None] * dev[:, None, :]) / (m - 1)
+        out["fid"] = self._frechet(self.mean0 + dev, cov)
         if m > self.unit.shape[1]:
-            xu = self.unit[nz]
-            gram = xu.T @ (wf * xu) / m
-        else:
-            xu = self.unit[idx]
-            gram = xu @ xu.T / m
-        out["vendi"] = vendi_from_gram(gram)
+            gram = _second_moments(wf, self.unit) / m
+        else:  # fewer rows than dimensions: the n x n Gram matrix, as vendi() takes it
+            gram = torch.stack([self.unit[idx] @ self.unit[idx].T / m for idx in draws])
+        out["vendi"] = _vendi(gram)
 
-        out["precision"] = int((w * self.in_precision).sum()) / m
-        out["density"] = int((w * self.density_count).sum()) / (self.k_dc * m)
-        present_pad = torch.cat([present, present.new_zeros(1)])  # index -1 (list padding) reads False
-        out["coverage"] = int(self._coverage(present, present_pad).sum()) / self.n
-        out["recall"] = int(self._recall(w, present).sum()) / self.n
+        # integer counts, divided in float64 (exactly as Python's int / int, both correctly rounded)
+        out["precision"] = (w * self.in_precision).sum(dim=1).double() / m
+        out["density"] = (w * self.density_count).sum(dim=1).double() / (self.k_dc * m)
+        coverage, recall = [], []
+        for s in range(0, b, _SUB):
+            coverage.append(self._coverage(w[s : s + _SUB]).sum(dim=1).double() / self.n)
+            recall.append(self._recall(w[s : s + _SUB]).sum(dim=1).double() / self.n)
+        out["coverage"], out["recall"] = torch.cat(coverage), torch.cat(recall)
 
         if self.labels is not None:
             assert self.real_class_counts is not None, "class counts come in pairs"
-            counts = torch.zeros_like(self.real_class_counts).index_add_(0, self.labels, w)
-            stats = mode_stats_from_counts(counts, self.real_class_counts, min_relative_share=self.min_relative_share)
-            out.update({k: v for k, v in stats.items() if k != "class_shares"})
+            counts = torch.zeros(b, self.real_class_counts.shape[0], dtype=torch.long).index_add_(1, self.labels, w)
+            stats = [
+                mode_stats_from_counts(c, self.real_class_counts, min_relative_share=self.min_relative_share)
+                for c in counts
+            ]
+            for key in ("classes_covered", "kl_gen_real", "tv", "min_class_share"):
+                out[key] = torch.tensor([st[key] for st in stats], dtype=torch.float64)
         if self.memorized is not None:
-            share = int((w * self.memorized).sum()) / m
-            out.update(memorized_share=share, authenticity=1.0 - share)
+            out["memorized_share"] = (w * self.memorized).sum(dim=1).double() / m
+            out["authenticity"] = 1.0 - out["memorized_share"]
         return out
 
-    def _coverage(self, present: Tensor, present_pad: Tensor) -> Tensor:
-        covered = present_pad[self.cover_rows].any(dim=1)
-        check = (~covered & self.cover_cut).nonzero().flatten()
-        if check.numel():
-            d = rows_to_all(self.real64, check, self.gen64)
-            covered[check] = (self.inside(d, self.r_dc[check, None]) & present[None, :]).any(dim=1)
+    def _frechet(self, mu: Tensor, cov: Tensor) -> Tensor:
+        """`frechet_distance_sqrt` for a batch of generated moments."""
+        a = torch.matmul(torch.matmul(self.real_sqrt, cov), self.real_sqrt)
+        c = torch.linalg.eigvalsh((a + a.transpose(1, 2)) / 2).clamp_min(0.0).sqrt().sum(dim=1)
+        trace = cov.diagonal(dim1=1, dim2=2).sum(dim=1)
+        return ((mu - self.real_mean).square().sum(dim=1) + self.real_trace + trace - 2 * c).clamp_min(0.0)
+
+    def _coverage(self, w: Tensor) -> Tensor:
+        """(b, N) real rows with some present generated row in their k_dc ball."""
+        present = w > 0
+        present_pad = torch.cat([present, present.new_zeros(present.shape[0], 1)], dim=1)  # index -1 reads False
+        covered = present_pad[:, self.cover_rows].any(dim=2)
+        for r in range(w.shape[0]):
+            check = (~covered[r] & self.cover_cut).nonzero().flatten()
+            if check.numel():
+                d = rows_to_all(self.real64, check, self.gen64)
+                covered[r, check] = (self.inside(d, self.r_dc[check, None]) & present[r][None, :]).any(dim=1)
         return covered
 
-    def _recall(self, w: Tensor, present: Tensor) -> Tensor:
-        """Real rows inside the k_pr ball of some present generated row, radii taken in the resample."""
+    def _recall(self, w: Tensor) -> Tensor:
+        """(b, N) real rows inside the k_pr ball of some present generated row, radii taken in the resample."""
         big_l = self.neighbour_idx.shape[1]
+        present = w > 0
         need = self.k_pr - (w - 1)  # neighbours needed besides the w_j - 1 copies at distance 0
-        reach = torch.cumsum(w[self.neighbour_idx], dim=1)
-        pos = torch.searchsorted(reach, need.clamp_min(1)[:, None]).flatten()
+        reach = torch.cumsum(w[:, self.neighbour_idx], dim=2)
+        pos = torch.searchsorted(reach, need.clamp_min(1)[:, :, None]).squeeze(2)
         # index into radius_list = [0, nbr_1..nbr_L]: 0 when the copies alone make k_pr, L + 1 = beyond the list
         t = torch.where(need <= 0, torch.zeros_like(pos), pos + 1)
-        hit = present[self.recall_gen] & (self.recall_rank <= t[self.recall_gen])
-        recalled = torch.zeros(self.n, dtype=torch.bool)
-        recalled[self.recall_real[hit]] = True
-        radius = self.radius_list.gather(1, t.clamp(max=big_l)[:, None]).flatten()
-        beyond = (present & (t > big_l)).nonzero().flatten()
-        if beyond.numel():
-            radius[beyond] = self._radius_from_all(beyond, w)
-            d = rows_to_all(self.gen64, beyond, self.real64)
-            recalled |= self.inside(d, radius[beyond, None]).any(dim=0)
-        check = (~recalled & self.recall_cut).nonzero().flatten()
-        if check.numel():
-            d = rows_to_all(self.real64, check, self.gen64)
-            recalled[check] = (self.inside(d, radius[None, :]) & present[None, :]).any(dim=1)
+        hit = present[:, self.recall_gen] & (self.recall_rank[None, :] <= t[:, self.recall_gen])
+        recalled = torch.zeros(w.shape[0], self.n, dtype=torch.long).index_add_(1, self.recall_real, hit.long()) > 0
+        for r in range(w.shape[0]):
+            beyond = (present[r] & (t[r] > big_l)).nonzero().flatten()
+            check = (~recalled[r] & self.recall_cut).nonzero().flatten()
+            if not beyond.numel() and not check.numel():
+                continue
+            radius = self.radius_list.gather(1, t[r].clamp(max=big_l)[:, None]).flatten()
+            if beyond.numel():
+                radius[beyond] = self._radius_from_all(beyond, w[r])
+                d = rows_to_all(self.gen64, beyond, self.real64)
+                recalled[r] |= self.inside(d, radius[beyond, None]).any(dim=0)
+                check = (~recalled[r] & self.recall_cut).nonzero().flatten()
+            if check.numel():
+                d = rows_to_all(self.real64, check, self.gen64)
+                recalled[r, check] = (self.inside(d, radius[None, :]) & present[r][None, :]).any(dim=1)
         return recalled
 
     def _radius_from_all(self, rows: Tensor, w: Tensor) -> Tensor:

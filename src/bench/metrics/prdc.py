@@ -48,7 +48,7 @@ from bench.metrics._common import (
 )
 
 _DENSE_SHARE = 4  # a tile's candidates are handled as dense masks when more than 1/4 of its blocks hold candidates
-CAP = 32  # bootstrap: covering generated rows remembered per real row (see bench.metrics._resample)
+CAP = 16  # bootstrap: covering generated rows remembered per real row (see bench.metrics._resample)
 RECALL_CAP = 256  # bootstrap: (generated row, rank) pairs remembered per real row, the smallest ranks first
 RECALL_BUDGET = 64  # ... and at most RECALL_BUDGET * (N + M) pairs in all before capping (else no lists are kept)
 

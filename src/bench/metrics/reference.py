@@ -257,12 +257,9 @@ def _bootstrap_rescore(
 def _bootstrap_fast(resampler: SuiteResampler, m: int, n: int, seed: int, keys: list[str]) -> dict[str, Tensor]:
     """The same replicates (same seeded draws) from the point estimate's pass; see bench.metrics._resample."""
     g = torch.Generator().manual_seed(int(seed))
-    reps = {k: torch.empty(n, dtype=torch.float64) for k in keys}
-    for b in range(n):
-        rep = resampler.replicate(torch.randint(0, m, (m,), generator=g))
-        for k in keys:
-            reps[k][b] = rep[k]
-    return reps
+    draws = torch.stack([torch.randint(0, m, (m,), generator=g) for _ in range(n)])
+    reps = resampler.replicates(draws)
+    return {k: reps[k] for k in keys}
 
 
 def _bootstrap_replicates(
