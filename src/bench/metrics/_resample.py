@@ -6,10 +6,13 @@ the suite on gen[idx]. A resample is fully described by the multiplicities
 w = bincount(idx) of the generated rows, and every bootstrapped metric is a
 function of w and of quantities the point estimate computes anyway:
 
-* fid: the mean and covariance of gen[idx] are w-weighted sums over the rows
-  present; the Fréchet distance uses its symmetric form with the reference
-  covariance's square root computed once (`fid.frechet_distance_sqrt`).
-* vendi: the w-weighted Gram matrix of the normalised rows.
+* fid: the mean and covariance of gen[idx] are w-weighted sums of the rows
+  and of their outer products, for all resamples in one matrix product; the
+  Fréchet distance uses Tr (S_r S_g)^{1/2} = sum sqrt(eig(S_r^{1/2} S_g
+  S_r^{1/2})), a symmetric eigenproblem, with S_r^{1/2} computed once (equal
+  to torchmetrics' eigvals(S_r S_g) form up to round-off, of order sqrt(eps)
+  times the scale of eigenvalues that are zero in exact arithmetic).
+* vendi: the w-weighted Gram matrix of the normalised rows, likewise.
 * precision, density, memorized_share, authenticity: w-weighted means of
   per-row outcomes of the pass. Class statistics: w-weighted class counts.
 * coverage: real row i is covered iff some present generated row lies in its
@@ -70,7 +73,7 @@ def _second_moments(w: Tensor, x: Tensor) -> Tensor:
 
 
 def _vendi(gram: Tensor) -> Tensor:
-    """`vendi_from_gram` for a batch of Gram matrices."""
+    """vendi() from a batch of Gram matrices X^T X / n of normalised rows (the same eigenvalue entropy)."""
     eig = torch.linalg.eigvalsh(gram).clamp_min(0.0)
     total = eig.sum(dim=1, keepdim=True)
     p = eig / torch.where(total > 0, total, 1.0)
@@ -179,7 +182,7 @@ class SuiteResampler:
         return out
 
     def _frechet(self, mu: Tensor, cov: Tensor) -> Tensor:
-        """`frechet_distance_sqrt` for a batch of generated moments."""
+        """Fréchet distances to the reference for a batch of generated moments (symmetric form, see module)."""
         a = torch.matmul(torch.matmul(self.real_sqrt, cov), self.real_sqrt)
         c = torch.linalg.eigvalsh((a + a.transpose(1, 2)) / 2).clamp_min(0.0).sqrt().sum(dim=1)
         trace = cov.diagonal(dim1=1, dim2=2).sum(dim=1)

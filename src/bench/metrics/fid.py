@@ -65,18 +65,6 @@ def psd_sqrt(sigma: Tensor) -> Tensor:
     return (v * lam.clamp_min(0.0).sqrt()) @ v.T
 
 
-def frechet_distance_sqrt(mu1: Tensor, sqrt_sigma1: Tensor, trace1: float, mu2: Tensor, sigma2: Tensor) -> float:
-    """The same distance with Tr (S1 S2)^{1/2} = sum sqrt(eig(S1^{1/2} S2 S1^{1/2})), a symmetric eigenproblem.
-
-    Equal to `frechet_distance` up to round-off (of order sqrt(eps) times the scale of eigenvalues that are
-    zero in exact arithmetic) and several times faster; the bootstrap uses it with S1^{1/2} computed once.
-    """
-    m = sqrt_sigma1 @ sigma2 @ sqrt_sigma1
-    c = torch.linalg.eigvalsh((m + m.T) / 2).clamp_min(0.0).sqrt().sum()
-    value = float((mu1 - mu2).square().sum()) + trace1 + float(sigma2.trace()) - 2 * float(c)
-    return max(value, 0.0)
-
-
 def fid(real: Tensor, gen: Tensor) -> float:
     """FID between feature sets `real` (N, D) and `gen` (M, D); needs N, M >= 2. Units: squared feature units."""
     real = as_features(real, "real", min_rows=2)

@@ -21,11 +21,7 @@ from bench.metrics._common import as_features
 def vendi(features: Tensor) -> float:
     x = normalize(as_features(features, "input").double(), dim=1)
     n, d = x.shape
-    return vendi_from_gram((x @ x.T if n <= d else x.T @ x) / n)
-
-
-def vendi_from_gram(gram: Tensor) -> float:
-    """exp(entropy) of the normalised eigenvalues of X X^T / n or X^T X / n (X row-normalised)."""
+    gram = (x @ x.T if n <= d else x.T @ x) / n
     eig = torch.linalg.eigvalsh(gram).clamp_min(0.0)
     total = float(eig.sum())
     if total == 0.0:  # only zero rows: no direction at all
