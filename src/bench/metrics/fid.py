@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from bench.errors import BenchError
-from bench.metrics._common import as_features, same_dim
+from bench.metrics._common import as_features, few_threads_call, same_dim
 
 _tm_compute_fid: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor] | None
 try:  # the closed form torchmetrics uses; private, so keep a copy in case it moves
@@ -65,6 +65,7 @@ def psd_sqrt(sigma: Tensor) -> Tensor:
     return (v * lam.clamp_min(0.0).sqrt()) @ v.T
 
 
+@few_threads_call
 def fid(real: Tensor, gen: Tensor) -> float:
     """FID between feature sets `real` (N, D) and `gen` (M, D); needs N, M >= 2. Units: squared feature units."""
     real = as_features(real, "real", min_rows=2)

@@ -50,7 +50,6 @@ from bench.metrics._common import (
 _DENSE_SHARE = 4  # a tile's candidates are handled as dense masks when more than 1/4 of its blocks hold candidates
 CAP = 16  # bootstrap: covering generated rows remembered per real row (see bench.metrics._resample)
 RECALL_CAP = 256  # bootstrap: (generated row, rank) pairs remembered per real row, the smallest ranks first
-RECALL_BUDGET = 64  # ... and at most RECALL_BUDGET * (N + M) pairs in all before capping (else no lists are kept)
 
 
 def _check_radii(radii: Tensor | None, n: int, name: str) -> Tensor | None:
@@ -96,39 +95,43 @@ class CappedLists:
 class RankedPairs:
     """(real row, generated row, rank) triples, kept per real row up to `cap` with the smallest ranks (then rows).
 
-    `add` collects; `finish` sorts and caps, leaving flat tensors `real`, `gen`, `rank` and the per-real-row flag
-    `cut` (pairs were dropped). More than `budget` pairs in all sets `overflow` and keeps nothing.
+    `add` collects (compacting to the kept ones whenever more than n * cap are pending, so memory stays
+    O(n * cap) plus one tile's pairs); `finish` leaves flat tensors `real`, `gen`, `rank`, sorted by real row,
+    and the per-real-row flag `cut` (pairs were dropped).
     """
 
-    def __init__(self, n: int, cap: int, budget: int):
-        self.n, self.cap, self.budget = n, cap, budget
+    def __init__(self, n: int, cap: int):
+        self.n, self.cap = n, cap
         self.parts: list[tuple[Tensor, Tensor, Tensor]] = []
-        self.count = 0
-        self.overflow = False
+        self.pending = 0
+        self.total = torch.zeros(n, dtype=torch.long)
         self.real = self.gen = self.rank = torch.zeros(0, dtype=torch.long)
         self.cut = torch.zeros(n, dtype=torch.bool)
 
     def add(self, real: Tensor, gen: Tensor, rank: Tensor) -> None:
-        self.count += real.shape[0]
-        if self.count > self.budget:
-            self.overflow, self.parts = True, []
-        if not self.overflow and real.numel():
-            self.parts.append((real, gen, rank))
-
-    def finish(self) -> None:
-        if self.overflow or not self.parts:
+        if real.numel() == 0:
             return
+        self.parts.append((real, gen, rank))
+        self.total += torch.bincount(real, minlength=self.n)
+        self.pending += real.shape[0]
+        if self.pending > self.n * self.cap:
+            self._compact()
+
+    def _compact(self) -> None:
+        self.parts.append((self.real, self.gen, self.rank))
         real, gen, rank = (torch.cat(t) for t in zip(*self.parts, strict=True))
-        self.parts = []
+        self.parts, self.pending = [], 0
         order = torch.argsort(gen, stable=True)
         order = order[torch.argsort(rank[order], stable=True)]
         order = order[torch.argsort(real[order], stable=True)]
         real, gen, rank = real[order], gen[order], rank[order]
         counts = torch.bincount(real, minlength=self.n)
-        within = torch.arange(real.shape[0]) - (torch.cumsum(counts, 0) - counts)[real]
-        keep = within < self.cap
+        keep = torch.arange(real.shape[0]) - (torch.cumsum(counts, 0) - counts)[real] < self.cap
         self.real, self.gen, self.rank = real[keep], gen[keep], rank[keep]
-        self.cut = counts > self.cap
+
+    def finish(self) -> None:
+        self._compact()
+        self.cut = self.total > self.cap
 
 
 @dataclass
@@ -201,7 +204,7 @@ def prdc_pass(
         covered=torch.zeros(width, dtype=torch.bool) if r_dc is not None else None,  # per tile column until the end
         recalled=torch.zeros(width, dtype=torch.bool) if gen_r is not None else None,
         cover=CappedLists(width, CAP) if collect and r_dc is not None else None,
-        recall=RankedPairs(n, RECALL_CAP, RECALL_BUDGET * (n + m)) if collect and gen_r is not None else None,
+        recall=RankedPairs(n, RECALL_CAP) if collect and gen_r is not None else None,
     )
     inside = torch.lt if strict else torch.le
     buf = bounds.tile_buffer(min(chunk_size, m))
@@ -248,7 +251,6 @@ def prdc_pass(
                 res.complete = False  # recall lists would hold most of the N x M pairs
     if res.recall is not None:
         res.recall.finish()
-        res.complete = res.complete and not res.recall.overflow
     # per tile column -> per real row
     column_of = torch.empty(n, dtype=torch.long)
     column_of[bounds.layout[valid]] = valid.nonzero().flatten()

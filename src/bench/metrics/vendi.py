@@ -15,9 +15,10 @@ import torch
 from torch import Tensor
 from torch.nn.functional import normalize
 
-from bench.metrics._common import as_features
+from bench.metrics._common import as_features, few_threads_call
 
 
+@few_threads_call
 def vendi(features: Tensor) -> float:
     x = normalize(as_features(features, "input").double(), dim=1)
     n, d = x.shape
