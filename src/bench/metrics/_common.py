@@ -200,10 +200,16 @@ def pairwise_distances(a: Tensor, b: Tensor) -> Tensor:
 
 
 def rows_to_all(a: Tensor, rows: Tensor, b: Tensor) -> Tensor:
-    """Exact distances (len(rows), len(b)) from the rows a[rows] to every row of b."""
-    ia = rows.repeat_interleave(b.shape[0])
-    ib = torch.arange(b.shape[0]).repeat(rows.shape[0])
-    return exact_sq_distances(a, b, ia, ib).sqrt_().view(rows.shape[0], b.shape[0])
+    """Exact distances (len(rows), len(b)) from the rows a[rows] to every row of b (in groups of rows, so the
+    index temporaries stay near _EXACT_BATCH pairs)."""
+    out = torch.empty(rows.shape[0], b.shape[0], dtype=torch.float64)
+    step = max(1, _EXACT_BATCH // max(b.shape[0], 1))
+    ib_all = torch.arange(b.shape[0])
+    for s, e in row_chunks(rows.shape[0], step):
+        ia = rows[s:e].repeat_interleave(b.shape[0])
+        ib = ib_all.repeat(e - s)
+        out[s:e] = exact_sq_distances(a, b, ia, ib).sqrt_().view(e - s, b.shape[0])
+    return out
 
 
 # ---- guaranteed bounds from one matrix product ----------------------------------------------------
