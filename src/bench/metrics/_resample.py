@@ -47,28 +47,33 @@ from bench.metrics.modes import mode_stats_from_counts
 from bench.metrics.prdc import PassResult
 
 NEIGHBOURS_EXTRA = 16  # L = k_pr + 16 neighbours per generated row: P(Poisson(19) < 3) ~ 1e-6 rows fall back
-_GROUP = 256  # resamples whose moments come from one sweep over the generated rows
-_SUB = 16  # resamples whose coverage / recall are evaluated at once (memory: _SUB x M x L counts)
-_ROWS = 512  # generated rows per block of outer products (512 x D(D+1)/2 float64: 34 MB at D = 128)
+_SUB = 16  # resamples whose eigenvalues / coverage / recall are evaluated at once (memory: _SUB x M x L counts)
+_TEMP = 1 << 22  # float64 elements (32 MB) per temporary: sizes the blocks below
 
 
-def _second_moments(w: Tensor, x: Tensor) -> Tensor:
-    """(b, D, D) sum_j w[b, j] x_j x_j^T for every row of w: one product of w with the rows' outer products
-    (upper triangles, a block of rows at a time), so all resamples share one pass over x."""
+def _packed_second_moments(w: Tensor, x: Tensor) -> Tensor:
+    """(b, D(D+1)/2) upper triangles of sum_j w[b, j] x_j x_j^T for every row of w: one product of w with the
+    rows' outer products (a block of rows at a time), so all resamples share one pass over x."""
     d = x.shape[1]
-    iu, ju = torch.triu_indices(d, d)
+    t = d * (d + 1) // 2
     starts = [0, *torch.arange(d, 0, -1).cumsum(0).tolist()]  # row i of the triangle: columns i..d-1
-    acc = torch.zeros(w.shape[0], iu.shape[0], dtype=torch.float64)
-    outer = torch.empty(min(_ROWS, x.shape[0]), iu.shape[0], dtype=torch.float64)
-    for s in range(0, x.shape[0], _ROWS):
-        block = x[s : s + _ROWS]
+    rows = max(1, min(512, _TEMP // t))
+    acc = torch.zeros(w.shape[0], t, dtype=torch.float64)
+    outer = torch.empty(min(rows, x.shape[0]), t, dtype=torch.float64)
+    for s in range(0, x.shape[0], rows):
+        block = x[s : s + rows]
         p = outer[: block.shape[0]]
         for i in range(d):
             torch.mul(block[:, i : i + 1], block[:, i:], out=p[:, starts[i] : starts[i + 1]])
-        acc += mm(w[:, s : s + _ROWS], p)
-    out = torch.empty(w.shape[0], d, d, dtype=torch.float64)
-    out[:, iu, ju] = acc
-    out[:, ju, iu] = acc
+        acc += mm(w[:, s : s + rows], p)
+    return acc
+
+
+def _unpack(packed: Tensor, d: int) -> Tensor:
+    iu, ju = torch.triu_indices(d, d)
+    out = torch.empty(packed.shape[0], d, d, dtype=torch.float64)
+    out[:, iu, ju] = packed
+    out[:, ju, iu] = packed
     return out
 
 
@@ -138,8 +143,11 @@ class SuiteResampler:
     def replicates(self, draws: Tensor) -> dict[str, Tensor]:
         """float64 replicates of every key for the resamples draws[b] = idx (B, M) of generated rows."""
         parts: dict[str, list[Tensor]] = {}
-        for s in range(0, draws.shape[0], _GROUP):
-            for key, value in self._group(draws[s : s + _GROUP]).items():
+        d = self.centred.shape[1]
+        # resamples per sweep: their weights (M) and packed moments (2 x D(D+1)/2) within 8 temporaries
+        group = max(1, min(256, 8 * _TEMP // (2 * self.m + d * (d + 1))))
+        for s in range(0, draws.shape[0], group):
+            for key, value in self._group(draws[s : s + group]).items():
                 parts.setdefault(key, []).append(value)
         return {key: torch.cat(values) for key, values in parts.items()}
 
@@ -149,14 +157,22 @@ class SuiteResampler:
         wf = w.double()
         out: dict[str, Tensor] = {}
 
+        d = self.centred.shape[1]
         dev = mm(wf, self.centred) / m
-        cov = (_second_moments(wf, self.centred) - m * dev[:, :, None] * dev[:, None, :]) / (m - 1)
-        out["fid"] = self._frechet(self.mean0 + dev, cov)
-        if m > self.unit.shape[1]:
-            gram = _second_moments(wf, self.unit) / m
+        packed = _packed_second_moments(wf, self.centred)
+        fid = []
+        for s in range(0, b, _SUB):
+            cov = _unpack(packed[s : s + _SUB], d)
+            cov.sub_(m * dev[s : s + _SUB, :, None] * dev[s : s + _SUB, None, :]).div_(m - 1)
+            fid.append(self._frechet(self.mean0 + dev[s : s + _SUB], cov))
+        out["fid"] = torch.cat(fid)
+        del packed
+        if m > d:
+            packed = _packed_second_moments(wf, self.unit)
+            out["vendi"] = torch.cat([_vendi(_unpack(packed[s : s + _SUB], d) / m) for s in range(0, b, _SUB)])
+            del packed
         else:  # fewer rows than dimensions: the n x n Gram matrix, as vendi() takes it
-            gram = torch.stack([self.unit[idx] @ self.unit[idx].T / m for idx in draws])
-        out["vendi"] = _vendi(gram)
+            out["vendi"] = torch.cat([_vendi((self.unit[idx] @ self.unit[idx].T / m)[None]) for idx in draws])
 
         # integer counts, divided in float64 (exactly as Python's int / int, both correctly rounded)
         out["precision"] = (w * self.in_precision).sum(dim=1).double() / m
