@@ -19,6 +19,7 @@ from bench.data.images import ImageDataset
 from bench.errors import BenchError
 from bench.features import FeatureExtractor, extractors_for
 from bench.metrics import METRIC_INFO, RealReference, score, train_nn_distances
+from bench.metrics.reference import REFERENCE_VERSION
 from bench.report.atomic import write_bytes
 from bench.seeding import generator as seeded_generator
 
@@ -174,7 +175,8 @@ class Evaluator:
         classes = (
             "" if self.classifier in (None, self.extractor) else f"-{self.classifier.name}-{self.classifier.sha256[:8]}"
         )
-        what = f"reference-{key}-k{kw['k_pr']}-{kw['k_dc']}{classes}"
+        # the format version is part of the name: an entry of an older format is never loaded, only recomputed
+        what = f"reference-v{REFERENCE_VERSION}-{key}-k{kw['k_pr']}-{kw['k_dc']}{classes}"
         state = self._cached(
             what,
             lambda: RealReference.from_features(

@@ -35,7 +35,9 @@ from bench.metrics.prdc import prdc_pass, summarize
 from bench.metrics.vendi import vendi
 
 _FORMAT = "bench.metrics.RealReference"
-_VERSION = 1
+# 2: radii are exact float64 distances (version 1 held float32 cdist values, which differ by rounding)
+_VERSION = 2
+REFERENCE_VERSION = _VERSION
 
 # Scalar metrics that get <key>_ci_low / <key>_ci_high with score(..., bootstrap=n).
 # Not bootstrapped: kid_* (its std over subsets is already reported; 50-100
