@@ -55,6 +55,7 @@ def test_joblib_sweep_and_a_sequential_run_share_one_folder(tmp_path):
         env = results["environment"]
         assert env["packages"]["torch"] == torch.__version__.split("+")[0]
         assert env["torch_threads"] == 1, "joblib gives each of 2 jobs on 2 cores one thread"
+        assert [g["torch_threads"] for g in results["generations"]] == [1]
         assert {"device", "date", "git_commit", "source_dirty", "python"} <= set(env)
 
     # every sweep keeps its own multirun.yaml (none is written over another's) and points at its runs

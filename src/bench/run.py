@@ -169,6 +169,9 @@ def _run(cfg: DictConfig) -> dict:
                 "training_set": train_set.sources,
                 "warm_start": loop.warm_start and t > 0,
                 "device": str(device),
+                # not a result key (it names no folder and may change on resume), but it changes float sums in
+                # training: recorded per generation so a resumed run with another thread count shows where
+                "torch_threads": torch.get_num_threads(),
                 "seconds": {"train": train_s, "sample": sample_s, "eval": eval_s},
                 "sampling": sampling,
                 "diagnostics": {k: v for k, v in diagnostics.items() if k != "warnings"},
