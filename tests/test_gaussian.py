@@ -1,0 +1,130 @@
+"""model=gaussian: the loop checked against the closed-form laws of a Gaussian refitted on its own samples.
+
+A maximum-likelihood Gaussian refitted on n of its own samples each generation (replace) has
+E[tr Σ_t] = tr Σ · ((n - 1)/n)^(t+1) (Shumailov et al. 2023) and a fitted mean that walks: Var(μ_t) grows by
+E[tr Σ_{t-1}]/n per generation (Kazdan et al. 2024). With accumulate, the variance stays bounded away from 0.
+The loop here is the benchmark's own (`build(cfg.loop).training_set`), over many seeds, on small "images"
+well inside [0, 255] so that clipping never bites; rounding to uint8 adds 1/12 per pixel per generation and is
+part of the expected values. If these drift, the loop is wrong.
+"""
+
+import math
+
+import pytest
+import torch
+
+from bench.build import build
+from bench.config import compose
+from bench.loops import LoopContext
+from bench.models.gaussian import Gaussian
+from bench.seeding import generator
+
+SHAPE = (1, 2, 2)  # D = 4 pixels
+D = 4
+SIGMA = 20.0  # pixel standard deviation around 128: 6 sigma from 0 and 255
+N = 8  # images per generation: the shrink factor is 7/8
+T = 6
+SEEDS = 400
+TAU = D * (SIGMA**2 + 1 / 12)  # total variance of the rounded real pixels
+
+
+def simulate(loop_name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(seeds, T) total variance of the fit and (seeds, T, D) fitted means, through the benchmark's loop."""
+    cfg = compose(["model=gaussian", f"loop={loop_name}", f"data.n_train={N}", f"loop.generations={T}"])
+    loop = build(cfg.loop)
+    variances = torch.empty(SEEDS, T, dtype=torch.float64)
+    means = torch.empty(SEEDS, T, D, dtype=torch.float64)
+    for seed in range(SEEDS):
+        g = torch.Generator().manual_seed(10_000 + seed)
+        pool = (128 + SIGMA * torch.randn(4 * N, *SHAPE, generator=g)).round().clamp(0, 255).to(torch.uint8)
+        store: dict[int, torch.Tensor] = {}
+        ctx = LoopContext(
+            seed=seed, initial=pool[:N], real_pool=pool, initial_index=torch.arange(N), synthetic=store.__getitem__
+        )
+        for t in range(T):
+            model = Gaussian(image_shape=SHAPE).fit_images(loop.training_set(t, ctx).images)
+            variances[seed, t] = model.cov.diagonal().sum()
+            means[seed, t] = model.mean
+            store[t] = model.sample(int(cfg.loop.synthetic_size), generator=generator(seed, "sample", t))
+    return variances, means
+
+
+@pytest.fixture(scope="module")
+def replace():
+    return simulate("replace")
+
+
+def expected_replace_variance() -> list[float]:
+    q = (N - 1) / N
+    v = [q * TAU]
+    for _ in range(1, T):
+        v.append(q * (v[-1] + D / 12))  # each refit: the (n-1)/n shrink of the rounded samples' variance
+    return v
+
+
+def test_replace_variance_shrinks_by_n_minus_1_over_n_per_generation(replace):
+    variances, _ = replace
+    for t, expected in enumerate(expected_replace_variance()):
+        observed = variances[:, t]
+        se = float(observed.std()) / math.sqrt(SEEDS)
+        assert abs(float(observed.mean()) - expected) < 4 * se, (t, float(observed.mean()), expected, se)
+    # and it does shrink: generation 5 holds ((n-1)/n)^5 = 0.51 of generation 0's variance
+    ratio = float(variances[:, -1].mean() / variances[:, 0].mean())
+    assert ratio == pytest.approx(((N - 1) / N) ** (T - 1), rel=0.1)
+
+
+def test_replace_mean_walks_by_the_fitted_variance_over_n(replace):
+    variances, means = replace
+    expected, previous = 0.0, TAU
+    for t in range(T):
+        expected += (previous + (D / 12 if t else 0.0)) / N  # Var(μ_t) = Var(μ_{t-1}) + E[tr Σ_{t-1}] / n
+        observed = float(means[:, t].var(dim=0).sum())
+        # the spread of a variance estimate over SEEDS x D independent-ish values: about sqrt(2 / (SEEDS D))
+        assert observed == pytest.approx(expected, rel=6 * math.sqrt(2 / (SEEDS * D))), (t, observed, expected)
+        previous = float(variances[:, t].mean())
+    assert float(means[:, -1].var(dim=0).sum()) > 3 * float(means[:, 0].var(dim=0).sum()), "the mean walks away"
+
+
+def test_accumulate_keeps_the_variance_bounded(replace):
+    variances, _ = simulate("accumulate")
+    last = variances[:, -1]
+    replaced = replace[0][:, -1]
+    se = math.hypot(float(last.std()), float(replaced.std())) / math.sqrt(SEEDS)
+    assert float(last.mean()) > float(replaced.mean()) + 8 * se
+    # every generation keeps most of generation 0's variance (the real D_0 stays in the training set)
+    assert float(last.mean()) > 0.8 * float(variances[:, 0].mean())
+
+
+def test_sampling_is_seeded_and_temperature_scales_the_spread():
+    g = torch.Generator().manual_seed(0)
+    images = (128 + SIGMA * torch.randn(500, *SHAPE, generator=g)).round().to(torch.uint8)
+    model = Gaussian(image_shape=SHAPE).fit_images(images)
+    a = model.sample(2000, generator=torch.Generator().manual_seed(1))
+    assert a.dtype == torch.uint8 and a.shape == (2000, *SHAPE)
+    assert torch.equal(a, model.sample(2000, generator=torch.Generator().manual_seed(1)))
+    cold = model.sample(2000, generator=torch.Generator().manual_seed(1), temperature=0.5)
+    ratio = float(cold.double().reshape(2000, -1).var(0).sum() / a.double().reshape(2000, -1).var(0).sum())
+    assert ratio == pytest.approx(0.25, rel=0.05)
+
+
+def test_a_generation_of_the_real_loop_runs_in_seconds(tmp_path):
+    from bench.run import run
+
+    cfg = compose(
+        [
+            "model=gaussian",
+            "loop.generations=2",
+            "data.n_train=500",
+            "metrics.n_samples=200",
+            "metrics.n_reference=400",
+            "metrics.kid_subset_size=100",
+            "metrics.kid_subsets=10",
+            "trainer.enable_progress_bar=false",
+            f"run_dir={tmp_path}",
+        ]
+    )
+    results = run(cfg)
+    assert results["status"] == "finished"
+    (g0, g1) = results["generations"]
+    assert g0["diagnostics"]["n_fit"] == 500 and g1["counts"]["synthetic"] == 500
+    assert g1["diagnostics"]["total_variance"] < g0["diagnostics"]["total_variance"], "replace shrinks the fit"
