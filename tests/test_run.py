@@ -238,7 +238,7 @@ def test_bad_values_fail_before_training(tmp_path, override, message):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["model=gan"], "error: unknown model 'gan'; allowed: ddpm, vae"),
+        (["model=gan"], "error: unknown model 'gan'; allowed: ddpm, gaussian, vae"),
         (
             ["loop=replace,forever"],
             "error: unknown loop 'forever'; allowed: accumulate, augment, fresh, real, replace, replay",
