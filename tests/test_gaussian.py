@@ -128,3 +128,29 @@ def test_a_generation_of_the_real_loop_runs_in_seconds(tmp_path):
     (g0, g1) = results["generations"]
     assert g0["diagnostics"]["n_fit"] == 500 and g1["counts"]["synthetic"] == 500
     assert g1["diagnostics"]["total_variance"] < g0["diagnostics"]["total_variance"], "replace shrinks the fit"
+
+
+def test_a_mixture_recovers_two_separated_clusters():
+    g = torch.Generator().manual_seed(0)
+    low = 60 + 5 * torch.randn(300, *SHAPE, generator=g)
+    high = 190 + 5 * torch.randn(100, *SHAPE, generator=g)
+    images = torch.cat([low, high]).round().to(torch.uint8)
+    torch.manual_seed(0)  # EM's k-means++ start, as the run seeds it before building a model
+    model = Gaussian(image_shape=SHAPE, components=2, reg=0.0).fit_images(images)
+    order = model.means[:, 0].argsort()
+    assert model.weights[order].tolist() == pytest.approx([0.75, 0.25], abs=1e-6)
+    assert model.means[order].mean(1).tolist() == pytest.approx([60, 190], abs=1.5)
+    samples = model.sample(4000, generator=torch.Generator().manual_seed(1)).double().reshape(4000, -1).mean(1)
+    assert float((samples > 125).double().mean()) == pytest.approx(0.25, abs=0.03), "components drawn by weight"
+    # one component is the closed form; its mixture summary equals it
+    single = Gaussian(image_shape=SHAPE).fit_images(images)
+    assert torch.allclose(single.cov, torch.cov(images.reshape(400, -1).double().T, correction=0))
+
+
+def test_bad_mixture_settings_are_one_line_errors():
+    from bench.errors import BenchError
+
+    with pytest.raises(BenchError, match=r"^model.components=0 must be a positive integer$"):
+        Gaussian(image_shape=SHAPE, components=0)
+    with pytest.raises(BenchError, match=r"^model.reg=-1 must be a number >= 0$"):
+        Gaussian(image_shape=SHAPE, reg=-1)
