@@ -8,6 +8,20 @@ torch.set_flush_denormal(True)
 os.environ.setdefault("BENCH_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", "outputs", ".cache-tests"))
 
 
+def tiny_overrides(*, n_train: int = 300, generations: int = 3) -> list[str]:
+    """Overrides for a run of seconds per generation on 2 cores, large enough for every metric to be defined."""
+    return [
+        f"data.n_train={n_train}",
+        f"loop.generations={generations}",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        "metrics.n_samples=200",
+        "metrics.n_reference=400",
+        "metrics.kid_subset_size=100",
+        "metrics.kid_subsets=10",
+    ]
+
+
 @pytest.fixture(scope="session")
 def mnist():
     from bench.data.mnist import load_mnist

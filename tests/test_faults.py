@@ -21,20 +21,12 @@ from bench.loops import LoopContext
 from bench.metrics import prdc, score
 from bench.report.results import write_metrics_csv
 from bench.report.run_folder import RunFolder
+from conftest import tiny_overrides
 
 # the module, not the function `fid` that bench.metrics exports under the same name
 fid_module = importlib.import_module("bench.metrics.fid")
 
-TINY = [
-    "data.n_train=64",
-    "loop.generations=2",
-    "trainer.max_epochs=1",
-    "trainer.enable_progress_bar=false",
-    "metrics.n_samples=200",
-    "metrics.n_reference=400",
-    "metrics.kid_subset_size=100",
-    "metrics.kid_subsets=10",
-]
+TINY = tiny_overrides(n_train=64, generations=2)
 
 
 def compose_cfg(*overrides):

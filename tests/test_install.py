@@ -9,17 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import tiny_overrides
+
 REPO = Path(__file__).resolve().parents[1]
-TINY = [
-    "data.n_train=300",
-    "loop.generations=1",
-    "trainer.max_epochs=1",
-    "trainer.enable_progress_bar=false",
-    "metrics.n_samples=200",
-    "metrics.n_reference=400",
-    "metrics.kid_subset_size=100",
-    "metrics.kid_subsets=10",
-]
+TINY = tiny_overrides(generations=1)
 
 
 def python(*args, cwd, env=None, timeout=600):

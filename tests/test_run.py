@@ -18,20 +18,11 @@ from bench.__main__ import CONF_DIR
 from bench.errors import BenchError
 from bench.report.run_status import run_status
 from bench.run import run
-from conftest import kill_after_first_generation
+from conftest import kill_after_first_generation, tiny_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 # small enough for seconds per generation on 2 cores, large enough for every metric to be defined
-TINY = [
-    "data.n_train=300",
-    "loop.generations=3",
-    "trainer.max_epochs=1",
-    "trainer.enable_progress_bar=false",
-    "metrics.n_samples=200",
-    "metrics.n_reference=400",
-    "metrics.kid_subset_size=100",
-    "metrics.kid_subsets=10",
-]
+TINY = tiny_overrides()
 
 
 def tiny_cfg(run_dir, *overrides):

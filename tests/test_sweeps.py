@@ -18,18 +18,10 @@ from bench.config import NOT_RESULT_KEYS, compose, folder_exclude_keys
 from bench.errors import BenchError
 from bench.report.run_status import RunLock, run_status
 from bench.run import run
+from conftest import tiny_overrides
 
 # one generation of a tiny VAE: seconds on 2 cores
-TINY = [
-    "data.n_train=300",
-    "loop.generations=1",
-    "trainer.max_epochs=1",
-    "trainer.enable_progress_bar=false",
-    "metrics.n_samples=200",
-    "metrics.n_reference=400",
-    "metrics.kid_subset_size=100",
-    "metrics.kid_subsets=10",
-]
+TINY = tiny_overrides(generations=1)
 
 
 def cli(*args, cwd, timeout=600):
