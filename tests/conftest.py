@@ -46,3 +46,18 @@ def kill_after_first_generation(args: list[str], run_dir, *, cwd) -> None:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+
+
+def mnist_subset(mnist, n_train: int, n_test: int):
+    """The first n_train / n_test MNIST digits as an ImageDataset: data sets built on MNIST, tested in moments."""
+    from bench.data.images import ImageDataset
+
+    return ImageDataset(
+        name="mnist",
+        source=mnist.source,
+        train_images=mnist.train_images[:n_train],
+        train_labels=mnist.train_labels[:n_train],
+        test_images=mnist.test_images[:n_test],
+        test_labels=mnist.test_labels[:n_test],
+        num_classes=10,
+    )

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from bench.data import stacked_mnist as stacked_module
-from bench.data.images import ImageDataset
 from bench.data.stacked_mnist import ModeMeasure, kl_to_uniform, load_stacked_mnist, mode_counts
 from bench.features.per_channel import load_per_channel
+from conftest import mnist_subset
 
 
 def test_kl_to_uniform_against_the_formula():
@@ -60,15 +60,7 @@ def test_channel_features_are_the_mnist_features_concatenated(clean_digits):
 
 @pytest.fixture
 def small_mnist(monkeypatch, mnist):
-    small = ImageDataset(
-        name="mnist",
-        source=mnist.source,
-        train_images=mnist.train_images[:500],
-        train_labels=mnist.train_labels[:500],
-        test_images=mnist.test_images[:300],
-        test_labels=mnist.test_labels[:300],
-        num_classes=10,
-    )
+    small = mnist_subset(mnist, 500, 300)
     monkeypatch.setattr(stacked_module, "load_mnist", lambda **kw: small)
     return small
 

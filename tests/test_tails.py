@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from bench.data import tails as tails_module
-from bench.data.images import ImageDataset
 from bench.data.tails import COLORS, HueMeasure, colorize, image_hues, load_tails, rgb_hue
 from bench.errors import BenchError
+from conftest import mnist_subset
 
 
 def painted(rgb, n=1, size=6) -> torch.Tensor:
@@ -62,15 +62,7 @@ def test_minority_is_the_side_of_the_hue_circle_nearer_the_minority_colour():
 @pytest.fixture
 def small_mnist(monkeypatch, mnist):
     """tails built from 300 train / 200 test MNIST digits (the full set takes seconds)."""
-    small = ImageDataset(
-        name="mnist",
-        source=mnist.source,
-        train_images=mnist.train_images[:300],
-        train_labels=mnist.train_labels[:300],
-        test_images=mnist.test_images[:200],
-        test_labels=mnist.test_labels[:200],
-        num_classes=10,
-    )
+    small = mnist_subset(mnist, 300, 200)
     monkeypatch.setattr(tails_module, "load_mnist", lambda **kw: small)
     return small
 
