@@ -25,7 +25,7 @@ from bench.health import check_health_config, generation_zero_health
 from bench.loops import Loop, LoopContext
 from bench.models.factory import build_model, sampling_settings
 from bench.real_side import real_side
-from bench.report.environment import environment, git_commit
+from bench.report.environment import environment
 from bench.report.plots import plot_class_shares, plot_measures, plot_metrics
 from bench.report.results import LEAD_METRICS, read_json, write_metrics_csv, write_results
 from bench.report.run_folder import RunFolder
@@ -71,10 +71,11 @@ def _run(cfg: DictConfig) -> dict:
     # a bad model config or sampling setting fails now, not after gen 0 trains (sample(0) checks the settings)
     build_model(cfg.model, **real.model_info).sample(0, generator=generator(cfg.seed, "probe"), **sampling)
 
+    env = environment(str(cfg.trainer.accelerator))
     header: dict[str, Any] = {
         "bench_version": bench.__version__,
-        "git_commit": git_commit(),
-        "environment": environment(str(cfg.trainer.accelerator)),
+        "git_commit": env["git_commit"],
+        "environment": env,
         "config": config,
         "dataset": {
             "name": data.name,

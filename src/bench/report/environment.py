@@ -38,9 +38,9 @@ def git_commit() -> str | None:
     return out.strip() if out else None
 
 
-def source_dirty() -> bool | None:
+def source_dirty(commit: str | None) -> bool | None:
     """True when the checkout holding the package has uncommitted edits to tracked files; None outside one."""
-    if git_commit() is None:
+    if commit is None:
         return None
     out = _git("status", "--porcelain", "--untracked-files=no")
     return None if out is None else bool(out.strip())
@@ -59,6 +59,7 @@ def device_name(accelerator: str) -> str:
 
 
 def environment(accelerator: str = "cpu") -> dict:
+    commit = git_commit()
     return {
         "packages": {p: _version(p) for p in PACKAGES},
         "python": platform.python_version(),
@@ -67,6 +68,6 @@ def environment(accelerator: str = "cpu") -> dict:
         "device": device_name(accelerator),
         "torch_threads": torch.get_num_threads(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_commit": git_commit(),
-        "source_dirty": source_dirty(),
+        "git_commit": commit,
+        "source_dirty": source_dirty(commit),
     }
