@@ -22,13 +22,6 @@ from bench.report.atomic import write_text
 log = logging.getLogger("bench")
 
 
-def sweep_runs(sweep_dir: Path) -> list[Path]:
-    """The run folders a sweep's jobs wrote, in job order (those that exist)."""
-    pointers = sorted((sweep_dir / "runs").glob("*.txt"), key=lambda p: int(p.stem) if p.stem.isdigit() else -1)
-    runs = [Path(p.read_text().strip()) for p in pointers]
-    return [r for r in dict.fromkeys(runs) if (r / "results.json").is_file()]
-
-
 class SweepLeaderboard(Callback):
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         if config.hydra.mode != RunMode.MULTIRUN:
@@ -42,12 +35,8 @@ class SweepLeaderboard(Callback):
         from bench.report.leaderboard import build_leaderboard
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        runs = sweep_runs(sweep_dir)
-        if not runs:
-            log.warning(f"sweep {sweep_dir}: no finished run folder to rank")
-            return
-        try:
-            written = build_leaderboard(runs, out_dir=sweep_dir)
+        try:  # the leaderboard follows the sweep folder's runs/<job>.txt pointers (aggregate.sweep_pointers)
+            written = build_leaderboard([sweep_dir], out_dir=sweep_dir)
         except BenchError as e:  # the runs are safe on disk: a leaderboard problem must not fail the sweep
             log.warning(f"sweep {sweep_dir}: leaderboard not built: {e}")
             return
