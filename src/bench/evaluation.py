@@ -87,7 +87,10 @@ class Evaluator:
         self.reference = self._reference(test_feats, test_labels)
         floor_labels = test_labels[self.split.floor] if test_labels is not None else None
         self.floor_features = (test_feats[self.split.floor], floor_labels)
-        # the generator's real training set D_0, for memorisation; its own nearest-neighbour distances computed once
+        self.set_train_images(train_images)
+
+    def set_train_images(self, train_images: torch.Tensor | None) -> None:
+        """The generator's training set D_0, for memorisation; its own nearest-neighbour distances computed once."""
         self.train_features = self.extractor.extract(train_images)[0] if train_images is not None else None
         self.train_nn = train_nn_distances(self.train_features) if self.train_features is not None else None
 

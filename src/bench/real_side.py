@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from omegaconf import DictConfig
 
+from bench.contamination import check_share, contaminate
 from bench.data import ImageDataset, build_data
 from bench.errors import BenchError, check_positive
 from bench.evaluation import Evaluator
@@ -21,9 +22,13 @@ from bench.seeding import generator
 @dataclass(frozen=True)
 class RealSide:
     data: ImageDataset
-    initial_index: torch.Tensor  # positions of D_0 in data.train_images
+    initial_index: torch.Tensor  # positions of D_0 in `pool`
     initial: torch.Tensor  # D_0, uint8
     evaluator: Evaluator
+    # the real train pool the loop draws from: data.train_images, with data.contamination of it replaced by an
+    # earlier generator's images (bench.contamination); `contamination` says how (None: a clean pool)
+    pool: torch.Tensor
+    contamination: dict | None
 
     @property
     def model_info(self) -> dict:
@@ -42,7 +47,16 @@ def real_side(cfg: DictConfig) -> RealSide:
         raise BenchError(
             f"data.n_train={n_train} exceeds the {len(data.train_images)} real training images of {data.name}"
         )
+    check_share(cfg.data.get("contamination", 0.0))  # before the extractor loads, let alone an earlier generator trains
     initial_index = torch.randperm(len(data.train_images), generator=generator(cfg.seed, "initial"))[:n_train]
-    initial = data.train_images[initial_index]
-    evaluator = Evaluator(data, cfg.metrics, cache_dir=cfg.cache_dir, train_images=initial, data_cfg=cfg.data)
-    return RealSide(data, initial_index, initial, evaluator)
+    # the evaluator first: a bad metrics or extractor setting fails before an earlier generator trains
+    evaluator = Evaluator(
+        data, cfg.metrics, cache_dir=cfg.cache_dir, train_images=data.train_images[initial_index], data_cfg=cfg.data
+    )
+    pool, replaced, contamination = contaminate(cfg, data)
+    initial = pool[initial_index]
+    if contamination is not None:
+        contamination["n_in_initial"] = int(replaced[initial_index].sum())
+        # memorisation is measured against what the model trained on: D_0 as drawn from the contaminated pool
+        evaluator.set_train_images(initial)
+    return RealSide(data, initial_index, initial, evaluator, pool, contamination)

@@ -63,8 +63,8 @@ def _run(cfg: DictConfig) -> dict:
     loop: Loop = build(cfg.loop)
     data, initial, initial_index, evaluator = real.data, real.initial, real.initial_index, real.evaluator
     n_train = len(initial)
-    loop.check_sizes(n_initial=n_train, n_pool=len(data.train_images))
-    n_draw = max(loop.synthetic_size, int(cfg.metrics.n_samples))
+    loop.check_sizes(n_initial=n_train, n_pool=len(real.pool))
+    n_draw = max(loop.n_candidates, int(cfg.metrics.n_samples))
     check_trainer(cfg.trainer)
     check_health_config(cfg.health)
     sampling = sampling_settings(cfg)
@@ -85,6 +85,8 @@ def _run(cfg: DictConfig) -> dict:
             "n_train_pool": len(data.train_images),
             "n_test": len(data.test_images),
             "n_initial": n_train,
+            # the share of the train pool replaced by an earlier generator's images, and which generator (null: none)
+            "contamination": real.contamination,
         },
         "feature_extractor": evaluator.extractor_info,
         "evaluation": {
@@ -110,7 +112,7 @@ def _run(cfg: DictConfig) -> dict:
     ctx = LoopContext(
         seed=int(cfg.seed),
         initial=initial,
-        real_pool=data.train_images,
+        real_pool=real.pool,
         initial_index=initial_index,
         synthetic=folder.load_samples,
     )

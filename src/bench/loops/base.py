@@ -6,12 +6,16 @@ Sizes: n = |D_0| (data.n_train), m = loop.synthetic_size (the synthetic sample S
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from bench.errors import BenchError, check_positive
+
+# loop.curation choices (bench/curation.py scores them); None: the model's samples go into D_t as drawn
+CURATIONS = ("confidence", "nearest_real", "detector")
 from bench.seeding import generator as seeded_generator
 
 
@@ -72,10 +76,32 @@ class LoopContext:
 class Loop:
     name = "base"
 
-    def __init__(self, *, generations: int, synthetic_size: int, warm_start: bool = False):
+    def __init__(
+        self,
+        *,
+        generations: int,
+        synthetic_size: int,
+        warm_start: bool = False,
+        curation: str | None = None,
+        curation_keep: float = 0.5,
+    ):
         self.generations = check_positive("loop.generations", generations)
         self.synthetic_size = check_positive("loop.synthetic_size", synthetic_size)
         self.warm_start = bool(warm_start)
+        if curation is not None and curation not in CURATIONS:
+            raise BenchError(f"loop.curation={curation!r} is not known; allowed: null, {', '.join(CURATIONS)}")
+        self.curation = curation
+        keep = curation_keep
+        if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 < keep <= 1.0:
+            raise BenchError(f"loop.curation_keep={keep} is outside the allowed range (0, 1]")
+        self.curation_keep = float(keep)
+
+    @property
+    def n_candidates(self) -> int:
+        """Samples drawn from each model: synthetic_size, or synthetic_size / curation_keep to curate from."""
+        if self.curation is None:
+            return self.synthetic_size
+        return math.ceil(self.synthetic_size / self.curation_keep - 1e-9)
 
     def training_set(self, t: int, ctx: LoopContext) -> TrainingSet:
         if t == 0:

@@ -1,0 +1,182 @@
+"""A contaminated "real" pool: a share of the real training images replaced by a fixed earlier generator's images.
+
+The web's "human" data is already partly model-made (33-46% of crowd-sourced "human" text, Veselovsky et al.
+2023), so a benchmark's "fresh real data" may not be. `data.contamination=c` replaces round(c x pool) images of
+the real train pool (never the test set, which scores every generation) at positions fixed by
+`data.contamination_seed`; D_0 and every later real draw (loop=real, replay, fresh) then come from that pool.
+
+The earlier generator (`data.contamination_source`):
+* null: generation 0 of this run's own model config, trained on a D_0 drawn from the clean pool with
+  contamination_seed (not the run's seed: the pool is the same for every seed of a sweep). Its images are
+  cached under cache_dir, keyed by everything that decides them, and identified in results.json by sha256.
+* a path to a run folder's gen_XXX/ (its samples.npy) or to a samples.npy: uint8 N x C x H x W, read without
+  unpickling anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from bench.data import ImageDataset
+from bench.errors import BenchError
+from bench.report.atomic import write_bytes
+from bench.seeding import derive_seed, generator
+
+log = logging.getLogger("bench")
+
+# trainer keys that do not decide the earlier generator's images (bench.config.NOT_RESULT_KEYS' trainer part)
+_NOT_IMAGE_KEYS = ("num_threads", "enable_progress_bar")
+
+
+def check_share(value: Any) -> float:
+    """data.contamination must be a number in [0, 1): a pool that is all synthetic has no real data left."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) < 1.0:
+        raise BenchError(f"data.contamination={value} is outside the allowed range [0, 1)")
+    return float(value)
+
+
+def image_sha256(images: torch.Tensor) -> str:
+    h = hashlib.sha256(str(tuple(images.shape)).encode())
+    h.update(images.contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def load_image_array(path: str | Path, shape: tuple[int, ...], what: str) -> torch.Tensor:
+    """uint8 (N, *shape) images from a .npy file or a run folder's gen_XXX/ (its samples.npy); no unpickling."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "samples.npy"
+    if not p.is_file():
+        raise BenchError(f"{what} {path} is not a .npy file or a folder holding samples.npy")
+    try:
+        array = np.load(p, allow_pickle=False)
+    except Exception as e:
+        raise BenchError(f"{what} {p} cannot be read as a .npy array ({type(e).__name__})") from None
+    if array.dtype != np.uint8 or array.ndim != 4 or tuple(array.shape[1:]) != tuple(shape):
+        raise BenchError(
+            f"{what} {p} holds {array.dtype} images of shape {tuple(array.shape)}; "
+            f"expected uint8 N x {' x '.join(str(s) for s in shape)} (the data set's images)"
+        )
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def earlier_generator(cfg: DictConfig, data: ImageDataset, n: int, purpose: str) -> tuple[torch.Tensor, dict]:
+    """n images of the fixed earlier generator (see module docstring) and where they came from.
+
+    `purpose` names an independent stream of its samples: the pool's contaminating images and the audit's
+    known-synthetic training images are different draws of the same generator.
+    """
+    source = cfg.data.get("contamination_source")
+    if source is not None:
+        images = load_image_array(source, data.image_shape, "data.contamination_source")
+        if len(images) < n:
+            raise BenchError(
+                f"data.contamination_source {source} holds {len(images)} images; {n} are needed "
+                f"(data.contamination x the pool of {len(data.train_images)})"
+            )
+        # different purposes take different images of the file, in a fixed order
+        order = torch.randperm(len(images), generator=generator(0, "contamination_file", purpose))
+        images = images[order[:n]]
+        return images, {"source": str(source), "sha256": image_sha256(images)}
+    return _trained_generator_images(cfg, data, n, purpose)
+
+
+def _generator_key(cfg: DictConfig, data: ImageDataset, n: int, purpose: str) -> tuple[str, dict]:
+    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    assert isinstance(trainer, dict)
+    spec = {
+        "data_checksum": data.checksum,
+        "data": {
+            k: v
+            for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()  # type: ignore[union-attr]
+            if not str(k).startswith("contamination") or k == "contamination_seed"
+        },
+        "model": OmegaConf.to_container(cfg.model, resolve=True),
+        "sampling": OmegaConf.to_container(cfg.get("sampling") or {}, resolve=True),
+        "trainer": {k: v for k, v in trainer.items() if k not in _NOT_IMAGE_KEYS},
+        "n": n,
+        "purpose": purpose,
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest(), spec
+
+
+def _trained_generator_images(cfg: DictConfig, data: ImageDataset, n: int, purpose: str) -> tuple[torch.Tensor, dict]:
+    from bench.models.factory import build_model, sampling_settings
+    from bench.train import fit
+
+    seed = int(cfg.data.get("contamination_seed", 0))
+    key, spec = _generator_key(cfg, data, n, purpose)
+    path = Path(cfg.cache_dir) / "contamination" / f"{cfg.model.name}-gen0-{key[:16]}.npy"
+    info = {
+        "source": f"generation 0 of model={cfg.model.name}, contamination_seed={seed}",
+        "cache_file": str(path),
+    }
+    if path.is_file():
+        images = load_image_array(path, data.image_shape, "cached earlier-generator images")
+        return images, {**info, "sha256": image_sha256(images)}
+
+    n_train = min(int(cfg.data.n_train), len(data.train_images))
+    index = torch.randperm(len(data.train_images), generator=generator(seed, "contaminator", "initial"))[:n_train]
+    train = data.train_images[index]
+    labels = data.train_labels[index]
+    num_classes = data.num_classes or None
+    shares = torch.bincount(labels.clamp(min=0), minlength=data.num_classes).double() if num_classes else None
+    log.info(f"training the earlier generator (model={cfg.model.name}, {n_train} real images) for contamination")
+    torch.manual_seed(derive_seed(seed, "contaminator", "init"))
+    model = build_model(
+        cfg.model,
+        image_shape=data.image_shape,
+        num_classes=num_classes,
+        class_shares=(shares / shares.sum()).tolist() if shares is not None else None,
+    )
+    with tempfile.TemporaryDirectory() as logs:
+        fit(
+            model,
+            train,
+            labels=labels.clamp(min=0) if num_classes else None,
+            trainer_cfg=cfg.trainer,
+            seed=derive_seed(seed, "contaminator", "train"),
+            log_dir=logs,
+        )
+    images = model.sample(n, generator=generator(seed, "contaminator", purpose), **sampling_settings(cfg)).cpu()
+    buf = _npy_bytes(images)
+    write_bytes(path, buf)
+    write_bytes(path.with_suffix(".json"), json.dumps(spec, indent=1, default=str).encode())
+    return images, {**info, "sha256": image_sha256(images)}
+
+
+def _npy_bytes(images: torch.Tensor) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, images.numpy(), allow_pickle=False)
+    return buf.getvalue()
+
+
+def contaminate(cfg: DictConfig, data: ImageDataset) -> tuple[torch.Tensor, torch.Tensor, dict | None]:
+    """The train pool the loop draws from (contaminated as configured), a mask of the replaced positions, and what
+    results.json records about it (None when data.contamination is 0). The data set itself, its checksum and its
+    test set stay clean: scoring and the feature extractor's fit are unchanged."""
+    share = check_share(cfg.data.get("contamination", 0.0))
+    pool = data.train_images
+    mask = torch.zeros(len(pool), dtype=torch.bool)
+    n_replaced = round(share * len(pool))
+    if n_replaced == 0:
+        return pool, mask, None
+    seed = int(cfg.data.get("contamination_seed", 0))
+    positions = torch.randperm(len(pool), generator=generator(seed, "contamination", "positions"))[:n_replaced]
+    images, source = earlier_generator(cfg, data, n_replaced, "pool")
+    pool = pool.clone()
+    pool[positions] = images.to(pool.dtype)
+    mask[positions] = True
+    info = {"share": share, "n_replaced": n_replaced, "n_pool": len(pool), "seed": seed, **source}
+    return pool, mask, info
