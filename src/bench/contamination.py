@@ -9,8 +9,8 @@ The earlier generator (`data.contamination_source`):
 * null: generation 0 of this run's own model config, trained on a D_0 drawn from the clean pool with
   contamination_seed (not the run's seed: the pool is the same for every seed of a sweep). Its images are
   cached under cache_dir, keyed by everything that decides them, and identified in results.json by sha256.
-* a path to a run folder's gen_XXX/ (its samples.npy) or to a samples.npy: uint8 N x C x H x W, read without
-  unpickling anything.
+* a path to a run folder's gen_XXX/ (its samples.npy), a .npy/.npz array or a folder of PNGs, read as
+  `python -m bench.evaluate --samples` reads them (never unpickled).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench.data import ImageDataset
 from bench.errors import BenchError
+from bench.evaluate import load_images
 from bench.report.atomic import write_bytes
 from bench.seeding import derive_seed, generator
 
@@ -50,25 +51,6 @@ def image_sha256(images: torch.Tensor) -> str:
     return h.hexdigest()
 
 
-def load_image_array(path: str | Path, shape: tuple[int, ...], what: str) -> torch.Tensor:
-    """uint8 (N, *shape) images from a .npy file or a run folder's gen_XXX/ (its samples.npy); no unpickling."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "samples.npy"
-    if not p.is_file():
-        raise BenchError(f"{what} {path} is not a .npy file or a folder holding samples.npy")
-    try:
-        array = np.load(p, allow_pickle=False)
-    except Exception as e:
-        raise BenchError(f"{what} {p} cannot be read as a .npy array ({type(e).__name__})") from None
-    if array.dtype != np.uint8 or array.ndim != 4 or tuple(array.shape[1:]) != tuple(shape):
-        raise BenchError(
-            f"{what} {p} holds {array.dtype} images of shape {tuple(array.shape)}; "
-            f"expected uint8 N x {' x '.join(str(s) for s in shape)} (the data set's images)"
-        )
-    return torch.from_numpy(np.ascontiguousarray(array))
-
-
 def earlier_generator(cfg: DictConfig, data: ImageDataset, n: int, purpose: str) -> tuple[torch.Tensor, dict]:
     """n images of the fixed earlier generator (see module docstring) and where they came from.
 
@@ -77,7 +59,7 @@ def earlier_generator(cfg: DictConfig, data: ImageDataset, n: int, purpose: str)
     """
     source = cfg.data.get("contamination_source")
     if source is not None:
-        images = load_image_array(source, data.image_shape, "data.contamination_source")
+        images = load_images(source, data.image_shape, "data.contamination_source")
         if len(images) < n:
             raise BenchError(
                 f"data.contamination_source {source} holds {len(images)} images; {n} are needed "
@@ -121,7 +103,7 @@ def _trained_generator_images(cfg: DictConfig, data: ImageDataset, n: int, purpo
         "cache_file": str(path),
     }
     if path.is_file():
-        images = load_image_array(path, data.image_shape, "cached earlier-generator images")
+        images = load_images(path, data.image_shape, "cached earlier-generator images")
         return images, {**info, "sha256": image_sha256(images)}
 
     n_train = min(int(cfg.data.n_train), len(data.train_images))

@@ -19,47 +19,50 @@ from bench.errors import BenchError
 IMAGE_SUFFIXES = (".png",)
 
 
-def load_images(path: str | Path, image_shape: tuple[int, int, int]) -> torch.Tensor:
-    """uint8 (N, C, H, W) from an array file or a folder of PNGs; anything else is a one-line BenchError."""
+def load_images(path: str | Path, image_shape: tuple[int, int, int], option: str = "--samples") -> torch.Tensor:
+    """uint8 (N, C, H, W) from an array file or a folder of PNGs; anything else is a one-line BenchError naming
+    `option` (the command-line flag or config key the path came from)."""
     path = Path(path)
+    if path.is_dir() and (path / "samples.npy").is_file():  # a run folder's gen_XXX/: its samples, not its grid PNG
+        path = path / "samples.npy"
     if not path.exists():
-        raise BenchError(f"--samples {path} does not exist; give a .npy/.npz file or a folder of PNG images")
+        raise BenchError(f"{option} {path} does not exist; give a .npy/.npz file or a folder of PNG images")
     if path.is_dir():
-        array = _read_png_folder(path)
+        array = _read_png_folder(path, option)
     elif path.suffix == ".npy":
-        array = _load_array(path, lambda: np.load(path, allow_pickle=False))
+        array = _load_array(path, lambda: np.load(path, allow_pickle=False), option)
     elif path.suffix == ".npz":
-        array = _load_array(path, lambda: _first_array(np.load(path, allow_pickle=False), path))
+        array = _load_array(path, lambda: _first_array(np.load(path, allow_pickle=False), path, option), option)
     else:
-        raise BenchError(f"--samples {path} has suffix {path.suffix!r}; allowed: .npy, .npz or a folder of .png files")
-    return to_nchw(array, image_shape, str(path))
+        raise BenchError(f"{option} {path} has suffix {path.suffix!r}; allowed: .npy, .npz or a folder of .png files")
+    return to_nchw(array, image_shape, f"{option} {path}")
 
 
-def _load_array(path: Path, load) -> np.ndarray:
+def _load_array(path: Path, load, option: str) -> np.ndarray:
     try:
         return load()
     except BenchError:
         raise
     except Exception as e:  # pickled object arrays are refused here too (allow_pickle=False)
-        raise BenchError(f"--samples {path} cannot be read as a numpy array ({type(e).__name__}: {e})") from None
+        raise BenchError(f"{option} {path} cannot be read as a numpy array ({type(e).__name__}: {e})") from None
 
 
-def _first_array(npz, path: Path) -> np.ndarray:
+def _first_array(npz, path: Path, option: str) -> np.ndarray:
     keys = list(npz.keys())
     for preferred in ("samples", "images", "x", "arr_0"):
         if preferred in keys:
             return npz[preferred]
     if len(keys) == 1:
         return npz[keys[0]]
-    raise BenchError(f"--samples {path} holds arrays {keys}; name the images 'samples' or 'images', or store only one")
+    raise BenchError(f"{option} {path} holds arrays {keys}; name the images 'samples' or 'images', or store only one")
 
 
-def _read_png_folder(folder: Path) -> np.ndarray:
+def _read_png_folder(folder: Path, option: str) -> np.ndarray:
     from PIL import Image
 
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise BenchError(f"--samples {folder} holds no .png images")
+        raise BenchError(f"{option} {folder} holds no .png images")
     images = []
     for f in files:
         try:
@@ -69,7 +72,7 @@ def _read_png_folder(folder: Path) -> np.ndarray:
             raise BenchError(f"image {f} cannot be read ({type(e).__name__})") from None
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
-        raise BenchError(f"--samples {folder} mixes image shapes {sorted(shapes)}; all images must have one shape")
+        raise BenchError(f"{option} {folder} mixes image shapes {sorted(shapes)}; all images must have one shape")
     return np.stack(images)
 
 

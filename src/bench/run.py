@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 import bench
 from bench.build import build
 from bench.config import NOT_RESULT_KEYS
+from bench.curation import Curator
 from bench.errors import BenchError
 from bench.health import check_health_config, generation_zero_health
 from bench.loops import Loop, LoopContext
@@ -109,16 +110,20 @@ def _run(cfg: DictConfig) -> dict:
     if done:
         _write_views(folder.path, header, records, cfg)  # an interruption may have left them a generation behind
         log.info(f"resuming {folder.path} after generation {done[-1]}")
+    # loop.curation: later generations train on the best-scoring share of each S_s (bench.curation)
+    curator = Curator(loop.curation, loop.synthetic_size, real, cfg) if loop.curation else None
     ctx = LoopContext(
         seed=int(cfg.seed),
         initial=initial,
         real_pool=real.pool,
         initial_index=initial_index,
-        synthetic=folder.load_samples,
+        synthetic=curator.wrap(folder.load_samples) if curator else folder.load_samples,
     )
 
     try:
         for t in range(len(done), loop.generations):
+            if curator:
+                curator.start_generation()
             train_set = loop.training_set(t, ctx)
             # weights are initialised from a seed of their own, not from whatever the global RNG went through before
             torch.manual_seed(derive_seed(cfg.seed, "init", t))
@@ -170,6 +175,8 @@ def _run(cfg: DictConfig) -> dict:
                     "sampled": n_draw,
                 },
                 "training_set": train_set.sources,
+                # what curation kept of each synthetic set this generation trained on (null: no curation)
+                "curation": curator.report() if curator else None,
                 "warm_start": loop.warm_start and t > 0,
                 "device": str(device),
                 # not a result key (it names no folder and may change on resume), but it changes float sums in

@@ -52,7 +52,8 @@ def _standardise(train: Tensor, test: Tensor) -> tuple[Tensor, Tensor]:
     return (train - mu) / sd, (test - mu) / sd
 
 
-def _fit_logistic(x: Tensor, y: Tensor, l2: float, max_iter: int):
+def fit_logistic_weights(x: Tensor, y: Tensor, l2: float, max_iter: int) -> tuple[Tensor, Tensor]:
+    """Weights and bias of L2-regularised logistic regression (LBFGS from zero, float64): deterministic."""
     w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.zeros((), dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS(
@@ -71,8 +72,13 @@ def _fit_logistic(x: Tensor, y: Tensor, l2: float, max_iter: int):
         loss.backward()
         return loss
 
-    opt.step(closure)
-    w, b = w.detach(), b.detach()
+    with torch.enable_grad():
+        opt.step(closure)
+    return w.detach(), b.detach()
+
+
+def _fit_logistic(x: Tensor, y: Tensor, l2: float, max_iter: int):
+    w, b = fit_logistic_weights(x, y, l2, max_iter)
     return lambda z: z @ w + b
 
 

@@ -1,0 +1,88 @@
+"""How much of an image pool is synthetic? A detector and a mixture-proportion estimate (`python -m bench.audit`).
+
+1. Known real images: the data set's clean train pool; known synthetic images: the fixed earlier generator of
+   `bench.contamination` (or a file of the user's, `--synthetic`). Each is split, seeded, into a training half
+   and a calibration half.
+2. A detector (`detector.py`) learns real versus synthetic in the data set's reference feature space.
+3. On the calibration halves it has a false-positive rate α and a true-positive rate β; the pool's flag rate q
+   is corrected for them (`proportion.py`): π̂ = (q − α)/(β − α), with a 95% interval.
+
+The estimate is only as good as the detector's transfer: it assumes the pool's synthetic images look to the
+detector like its known synthetic ones (the same generator, or one it separates as well).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from bench.audit.detector import Detector, train_detector
+from bench.audit.proportion import ProportionEstimate, estimate_proportion
+from bench.contamination import earlier_generator, image_sha256
+from bench.data import ImageDataset
+from bench.errors import BenchError, check_positive
+from bench.features import FeatureExtractor
+from bench.seeding import generator
+
+__all__ = ["Detector", "ProportionEstimate", "audit_pool", "curation_detector", "estimate_proportion", "train_detector"]
+
+
+def audit_pool(
+    cfg: DictConfig,
+    data: ImageDataset,
+    extractor: FeatureExtractor,
+    pool: torch.Tensor,
+    *,
+    synthetic: torch.Tensor | None = None,
+    n_train: int = 2000,
+    n_calibration: int = 2000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The synthetic share of `pool` (uint8 images of the data set's shape) with its interval, as a dict."""
+    n_train = check_positive("--n-train", n_train)
+    n_calibration = check_positive("--n-calibration", n_calibration)
+    if tuple(pool.shape[1:]) != tuple(data.image_shape):
+        raise BenchError(
+            f"--pool images have shape {tuple(pool.shape[1:])}; {data.name} images are {tuple(data.image_shape)}"
+        )
+    need = n_train + n_calibration
+    if need > len(data.train_images):
+        raise BenchError(f"--n-train + --n-calibration = {need} exceeds the {len(data.train_images)} real images")
+    real = data.train_images[torch.randperm(len(data.train_images), generator=generator(seed, "audit", "real"))[:need]]
+    if synthetic is None:
+        synthetic, source = earlier_generator(cfg, data, need, "audit")
+    else:
+        if len(synthetic) < need:
+            raise BenchError(f"--synthetic holds {len(synthetic)} images; --n-train + --n-calibration = {need}")
+        synthetic = synthetic[torch.randperm(len(synthetic), generator=generator(seed, "audit", "synthetic"))[:need]]
+        source = {"source": "--synthetic", "sha256": image_sha256(synthetic)}
+    real_f, synth_f, pool_f = (extractor.extract(x)[0] for x in (real, synthetic, pool))
+    detector = train_detector(real_f[:n_train], synth_f[:n_train])
+    estimate = estimate_proportion(
+        detector.flags(pool_f),
+        detector.flags(real_f[n_train:]),
+        detector.flags(synth_f[n_train:]),
+        seed=seed,
+    )
+    return {
+        "pool": {"n": len(pool), "sha256": image_sha256(pool)},
+        "dataset": {"name": data.name, "checksum": data.checksum},
+        "feature_extractor": extractor.info,
+        "known_synthetic": source,
+        "detector": {
+            "classifier": "quadratic logistic regression (bench.audit.detector)",
+            "n_train_per_class": n_train,
+            "n_calibration_per_class": n_calibration,
+            "calibration_accuracy": (1 - estimate.false_positive_rate + estimate.true_positive_rate) / 2,
+        },
+        "seed": seed,
+        "synthetic_share": estimate.as_dict(),
+    }
+
+
+def curation_detector(cfg: DictConfig, data: ImageDataset, extractor: FeatureExtractor, real_features: torch.Tensor):
+    """The audit's detector for `loop.curation=detector`: D_0 (real) against as many earlier-generator images."""
+    synthetic, _ = earlier_generator(cfg, data, len(real_features), "audit")
+    return train_detector(real_features, extractor.extract(synthetic)[0])

@@ -1,0 +1,108 @@
+"""Curation before retraining (`loop.curation`): keep the synthetic images a filter likes best.
+
+With curation the run draws synthetic_size / curation_keep candidates from each model (`Loop.n_candidates`); when
+a later generation's training set takes S_s, it gets the synthetic_size candidates that score highest, so D_t
+has the same size with and without curation and only its content differs. Scores (higher is kept):
+
+* confidence: the reference classifier's top class probability (a self-correction in the spirit of Gillman et
+  al. 2024: keep what an expert model recognises);
+* nearest_real: minus the feature distance to the nearest image of D_0 (a realism filter);
+* detector: minus the log-odds of the audit's real-vs-synthetic detector (`bench.audit`), trained on D_0
+  against the fixed earlier generator's images.
+
+Scores are deterministic (no randomness), so a resumed run curates exactly as an uninterrupted one; ties keep
+the earlier candidate. Each generation's record says what was kept: candidates, kept, the kept share, the score
+threshold, mean scores and the class shares before and after (in the reference classifier's classes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from bench.errors import BenchError
+from bench.metrics.memorization import nearest
+from bench.real_side import RealSide
+
+
+class Curator:
+    def __init__(self, method: str, keep: int, real: RealSide, cfg) -> None:
+        self.method = method
+        self.keep = keep
+        self.evaluator = real.evaluator
+        if method == "confidence" and real.evaluator.classifier is None:
+            raise BenchError(
+                f"loop.curation=confidence needs a classifier for data={real.data.name}, which has none; "
+                "use nearest_real or detector"
+            )
+        real_features = real.evaluator.train_features  # D_0 in the scoring feature space
+        assert real_features is not None, "run.py builds the evaluator with D_0"
+        self.real_features: torch.Tensor = real_features
+        self.detector = None
+        if method == "detector":
+            from bench.audit import curation_detector
+
+            self.detector = curation_detector(cfg, real.data, real.evaluator.extractor, self.real_features)
+        self._curated: dict[int, tuple[torch.Tensor, dict]] = {}
+        self._used: list[int] = []
+
+    def wrap(self, load: Callable[[int], torch.Tensor]) -> Callable[[int], torch.Tensor]:
+        """`LoopContext.synthetic` with curation: s -> the kept images of S_s."""
+
+        def curated(s: int) -> torch.Tensor:
+            if s not in self._curated:
+                self._curated[s] = self.curate(load(s))
+            if s not in self._used:
+                self._used.append(s)
+            return self._curated[s][0]
+
+        return curated
+
+    def start_generation(self) -> None:
+        self._used = []
+
+    def report(self) -> dict[str, Any]:
+        """What the last `training_set` call kept, for the generation's record."""
+        return {
+            "method": self.method,
+            "sets": {f"S_{s}": self._curated[s][1] for s in sorted(self._used)},
+        }
+
+    def scores(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(score per image, higher kept; class labels in the reference classifier, or None)."""
+        ex = self.evaluator.extractor.extract_all(images)
+        classifier = self.evaluator.classifier
+        logits, labels = ex.logits, ex.labels
+        if classifier is not self.evaluator.extractor:  # classes from another network than the features (or none)
+            out = classifier.extract_all(images) if classifier is not None else None
+            logits, labels = (out.logits, out.labels) if out is not None else (None, None)
+        if self.method == "confidence":
+            assert logits is not None, "loop.curation=confidence needs a classifier (checked when the loop starts)"
+            return torch.softmax(logits.double(), dim=1).max(dim=1).values, labels
+        if self.method == "nearest_real":
+            return -nearest(ex.features, self.real_features)[0].double(), labels
+        assert self.detector is not None
+        return -self.detector.logit(ex.features), labels
+
+    def curate(self, images: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        scores, labels = self.scores(images)
+        if self.keep > len(images):
+            raise AssertionError(f"{len(images)} candidates cannot give {self.keep} curated images")
+        # stable: among equal scores the earlier candidate is kept
+        order = torch.sort(-scores, stable=True).indices
+        kept = order[: self.keep].sort().values
+        stats: dict[str, Any] = {
+            "candidates": len(images),
+            "kept": self.keep,
+            "kept_share": self.keep / len(images),
+            "threshold": float(scores[order[self.keep - 1]]),
+            "score_mean_candidates": float(scores.mean()),
+            "score_mean_kept": float(scores[kept].mean()),
+        }
+        n_classes = self.evaluator.num_classes
+        if labels is not None and n_classes:
+            stats["class_shares_candidates"] = (torch.bincount(labels, minlength=n_classes) / len(labels)).tolist()
+            stats["class_shares_kept"] = (torch.bincount(labels[kept], minlength=n_classes) / self.keep).tolist()
+        return images[kept], stats
