@@ -63,8 +63,10 @@ class Curator:
     def start_generation(self) -> None:
         self._used = []
 
-    def report(self) -> dict[str, Any]:
-        """What the last `training_set` call kept, for the generation's record."""
+    def report(self) -> dict[str, Any] | None:
+        """What the last `training_set` call kept, for the generation's record (None: it took no synthetic set)."""
+        if not self._used:
+            return None
         return {
             "method": self.method,
             "sets": {f"S_{s}": self._curated[s][1] for s in sorted(self._used)},
