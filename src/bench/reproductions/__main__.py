@@ -1,0 +1,120 @@
+"""Regenerate docs/reproductions.md: python -m bench.reproductions [--no-run] [--jobs 2] [OVERRIDES]
+
+Runs every arm's missing seeds (`python -m bench -m <arm> seed=...`; finished runs are found, not rerun), then
+reads the run folders under --outputs, applies the verdict rules and writes the page. --no-run only rebuilds
+the page from the folders there are. Extra OVERRIDES go to every run (and name other runs: they are part of the
+config a run is matched by), e.g. smaller sizes for a quick look.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.reproductions.claims import CLAIMS
+
+    parser = argparse.ArgumentParser(prog="python -m bench.reproductions", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="docs/reproductions.md", help="the page (default: docs/reproductions.md)")
+    parser.add_argument("--outputs", default="outputs", help="where the run folders are (default: outputs)")
+    parser.add_argument("--seeds", default="0,1,2", help="seeds of every arm (default: 0,1,2; at least 2)")
+    parser.add_argument("--claims", default=",".join(c.key for c in CLAIMS), help="which claims (default: all)")
+    parser.add_argument("--no-run", action="store_true", help="only rebuild the page from existing run folders")
+    parser.add_argument("--jobs", type=int, default=1, help="parallel runs through hydra/launcher=joblib")
+    parser.add_argument("--law-seeds", type=int, default=400, help="seeds of the Gaussian-law simulation")
+    parser.add_argument("overrides", nargs="*", help="extra overrides for every run, e.g. loop.generations=3")
+    args = parser.parse_args(argv)
+
+    from bench.errors import BenchError
+
+    try:
+        page = _build(args)
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from bench.report.atomic import write_text
+
+    write_text(Path(args.out), page)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _parse(args):
+    from bench.errors import BenchError
+    from bench.reproductions.claims import CLAIMS
+
+    try:
+        seeds = sorted({int(s) for s in args.seeds.split(",")})
+    except ValueError:
+        raise BenchError(f"--seeds={args.seeds!r} must be integers separated by commas, e.g. 0,1,2") from None
+    if len(seeds) < 2:
+        raise BenchError(f"--seeds={args.seeds!r} gives {len(seeds)} seed; an interval needs at least 2")
+    known = {c.key: c for c in CLAIMS}
+    chosen = [k.strip() for k in args.claims.split(",") if k.strip()]
+    unknown = [k for k in chosen if k not in known]
+    if unknown or not chosen:
+        raise BenchError(f"--claims={args.claims!r}: unknown {unknown or 'empty'}; allowed: {', '.join(known)}")
+    return seeds, [known[k] for k in chosen]
+
+
+def _build(args) -> str:
+    from bench.errors import BenchError
+    from bench.reproductions.claims import ARMS
+    from bench.reproductions.evidence import Evidence, collect
+    from bench.reproductions.gaussian import law_rows
+    from bench.reproductions.gaussian import verdict as law_verdict
+    from bench.reproductions.page import render
+    from bench.reproductions.verdicts import NOT_RUN, RULES, Verdict
+
+    seeds, claims = _parse(args)
+    arm_keys = list(dict.fromkeys(k for c in claims for k in c.arms))
+    arms = [ARMS[k] for k in arm_keys]
+    outputs = Path(args.outputs)
+    found = collect([outputs] if outputs.exists() else [], arms, seeds, args.overrides)
+    if not args.no_run:
+        for arm in arms:
+            missing = [s for s in seeds if s not in found[arm.key].runs]
+            if not missing:
+                continue
+            launcher = ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.jobs}"] if args.jobs > 1 else []
+            command = [sys.executable, "-m", "bench", "-m", *arm.overrides, *args.overrides, *launcher]
+            command.append(f"seed={','.join(str(s) for s in missing)}")
+            print("running: " + " ".join(command[1:]), flush=True)
+            if subprocess.run(command).returncode != 0:
+                raise BenchError(f"the runs of {arm.key} failed: {' '.join(command[1:])}")
+        found = collect([outputs] if outputs.exists() else [], arms, seeds, args.overrides)
+
+    evidence = Evidence(found)
+    verdicts: dict[str, Verdict] = {}
+    laws = None
+    for c in claims:
+        lacking = evidence.missing(c.arms)
+        if c.key == "gaussian":
+            rows = law_rows(args.law_seeds)
+            laws = (rows, args.law_seeds)
+            verdicts[c.key] = law_verdict(rows)
+        elif lacking:
+            verdicts[c.key] = Verdict(NOT_RUN, [f"fewer than 2 finished seeds for: {', '.join(lacking)}"])
+        else:
+            verdicts[c.key] = RULES[c.key](evidence)
+    devices = sorted(
+        {
+            f"{r.results['environment'].get('device', '?')}, "
+            f"torch {r.results['environment'].get('packages', {}).get('torch', '?')}"
+            for a in found.values()
+            for r in a.runs.values()
+            if "environment" in r.results
+        }
+    )
+    machine = "; ".join(devices) or "no runs yet"
+    this = "python -m bench.reproductions" + (f" {' '.join(args.overrides)}" if args.overrides else "")
+    return render(
+        claims, evidence, verdicts, seeds=seeds, extra=args.overrides, laws=laws, machine=machine, command=this
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

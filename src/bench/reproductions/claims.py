@@ -1,0 +1,150 @@
+"""What docs/reproductions.md tests: the arms (one config each, run over seeds) and the claims that compare them.
+
+An arm is a list of overrides of `python -m bench`; its runs are found in the run folders by their resolved
+config (`evidence.py`), so a run made by hand with the same overrides counts as well. Every claim is the anchor
+paper's qualitative statement, the arms that test it, and a verdict rule over paired seed differences
+(`verdicts.py`). Sizes are the defaults (VAE on MNIST, D_0 of 4,000, 5 generations): a run takes about a minute
+on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Arm:
+    key: str
+    overrides: tuple[str, ...]
+    label: str  # how the page names it
+
+    def command(self, seeds: list[int]) -> str:
+        return f"python -m bench -m {' '.join(self.overrides)} seed={','.join(str(s) for s in seeds)}"
+
+
+def _arm(key: str, *overrides: str, label: str | None = None) -> Arm:
+    return Arm(key, tuple(overrides), label or " ".join(f"`{o}`" for o in overrides))
+
+
+ARMS = {
+    a.key: a
+    for a in [
+        _arm("replace", "loop=replace"),
+        _arm("real", "loop=real", label="`loop=real` (control)"),
+        _arm("replay", "loop=replay", label="`loop=replay` (half of D_0 replayed)"),
+        _arm("accumulate", "loop=accumulate"),
+        _arm("accumulate_budget", "loop=accumulate", "loop.budget=4000"),
+        _arm("fresh", "loop=fresh", label="`loop=fresh` (n new real images a generation)"),
+        _arm("replace_cold", "loop=replace", "sampling.temperature=0.7"),
+        _arm("gaussian_replace", "model=gaussian", "loop=replace"),
+        _arm("gaussian_accumulate", "model=gaussian", "loop=accumulate"),
+        _arm("real_contaminated", "loop=real", "data.contamination=0.33"),
+        _arm("replay_contaminated", "loop=replay", "data.contamination=0.33"),
+        _arm("curated_confidence", "loop=replace", "loop.curation=confidence"),
+        _arm("curated_nearest_real", "loop=replace", "loop.curation=nearest_real"),
+        _arm("curated_detector", "loop=replace", "loop.curation=detector"),
+    ]
+}
+
+# what a table shows: lead metrics, their column titles and the decimals they are shown with
+TABLE_METRICS = (
+    ("fid", "FID", 0),
+    ("precision", "precision", 3),
+    ("recall", "recall", 3),
+    ("coverage", "coverage", 3),
+    ("vendi", "Vendi", 1),
+    ("classes_covered", "classes", 1),
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    title: str
+    source: str
+    statement: str
+    arms: tuple[str, ...]
+    gpu: str  # the same test with the DDPM on a GPU (not run here)
+    kind: str = "paper"  # paper: a published claim with a verdict; open: a question the papers left open
+
+
+CLAIMS = [
+    Claim(
+        "synthetic_loop",
+        "Fully synthetic retraining collapses; the real control does not",
+        "Shumailov et al. 2023/2024; Alemohammad et al. (MAD) 2024",
+        "Retraining on the previous generation's samples alone raises FID and lowers recall and coverage, "
+        "while retraining on fresh draws of real data stays flat.",
+        ("replace", "real"),
+        "python -m bench -m model=ddpm experiment=ddpm_gpu loop=replace,real seed=0,1,2 trainer.accelerator=gpu",
+    ),
+    Claim(
+        "replay",
+        "Replaying real data slows or stops the collapse",
+        "Bertrand et al. 2024",
+        "Keeping a share of the real data in every generation's training set slows the degradation "
+        "(or stops it, if the share is large enough).",
+        ("replace", "replay"),
+        "python -m bench -m model=ddpm experiment=ddpm_gpu loop=replace,replay seed=0,1,2 trainer.accelerator=gpu",
+    ),
+    Claim(
+        "accumulate",
+        "Accumulating all data avoids the collapse that replacing suffers, also at a fixed training budget",
+        "Gerstgrasser et al. 2024; Kazdan et al. 2024",
+        "Training each generation on all real and synthetic data so far keeps the error bounded, where replacing "
+        "the data diverges; subsampling the accumulated data to a fixed size (Kazdan et al.) keeps most of that.",
+        ("replace", "accumulate", "accumulate_budget"),
+        "python -m bench -m model=ddpm experiment=ddpm_gpu loop=accumulate seed=0,1,2 trainer.accelerator=gpu",
+    ),
+    Claim(
+        "fresh",
+        "Fresh real data each generation bounds the collapse",
+        "Alemohammad et al. (MAD) 2024",
+        "With enough new real data in every generation (the fresh-data loop), the quality and diversity of "
+        "later generations stay bounded instead of degrading without limit.",
+        ("replace", "fresh"),
+        "python -m bench -m model=ddpm experiment=ddpm_gpu loop=fresh seed=0,1,2 trainer.accelerator=gpu",
+    ),
+    Claim(
+        "sampling_bias",
+        "Lower temperature speeds the loss of diversity while keeping precision",
+        "Alemohammad et al. (MAD) 2024",
+        "Sampling with a bias towards quality (lower temperature, stronger guidance) loses diversity faster "
+        "across generations, while precision is kept.",
+        ("replace", "replace_cold"),
+        "python -m bench -m model=ddpm experiment=ddpm_gpu model.conditional=true loop=replace "
+        "sampling.guidance=0,1,3 seed=0,1,2 trainer.accelerator=gpu",
+    ),
+    Claim(
+        "gaussian",
+        "A Gaussian refitted on its own samples loses variance by (n−1)/n a generation",
+        "Shumailov et al. 2023; Kazdan et al. 2024",
+        "For a maximum-likelihood Gaussian refitted on n of its own samples, E[σ²_t] = σ²_0 ((n−1)/n)^t and the "
+        "mean walks at random; accumulating all samples keeps the variance bounded.",
+        ("gaussian_replace", "gaussian_accumulate"),
+        "(no GPU needed: model=gaussian runs in seconds on a CPU)",
+    ),
+    Claim(
+        "contamination",
+        "When the fresh real data is a third synthetic",
+        "this benchmark (motivated by Veselovsky et al. 2023)",
+        "The real pool has 33% of its images replaced by a fixed earlier generator (`data.contamination=0.33`): "
+        "does the real control still stay flat, and does replay still help?",
+        ("real", "real_contaminated", "replay", "replay_contaminated"),
+        "python -m bench -m model=ddpm experiment=ddpm_gpu loop=real,replay data.contamination=0.33 seed=0,1,2 "
+        "trainer.accelerator=gpu",
+        kind="open",
+    ),
+    Claim(
+        "curation",
+        "Curating the synthetic data before retraining",
+        "this benchmark (after Gillman et al. 2024 and realism filters)",
+        "Each generation keeps the best half of twice as many samples, by the reference classifier's confidence, "
+        "by distance to the nearest real image, or by the audit detector: does it slow the collapse, and what "
+        "does it cost in diversity?",
+        ("replace", "curated_confidence", "curated_nearest_real", "curated_detector"),
+        "python -m bench -m model=ddpm experiment=ddpm_gpu loop=replace "
+        "loop.curation=confidence,nearest_real,detector seed=0,1,2 trainer.accelerator=gpu",
+        kind="open",
+    ),
+]

@@ -1,0 +1,98 @@
+"""The runs of each arm, found in run folders by their config, and the seed statistics the verdicts use.
+
+A run belongs to an arm when its resolved config (seed and the keys that do not change results aside,
+`bench.report.aggregate.result_config`) equals the config `python -m bench <arm overrides> <extra>` would run.
+Statistics pair runs by seed: generation 0 of `loop=replace` and `loop=real` with the same seed is the same
+model, so a difference between arms at one seed removes the seed's own luck. Every interval is the 95%
+Student-t interval over seeds (`bench.report.aggregate.estimate`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from bench.config import compose
+from bench.report.aggregate import Estimate, Run, estimate, load_runs, result_config
+from bench.reproductions.claims import Arm
+
+
+def arm_config(arm: Arm, extra: Sequence[str] = ()) -> dict:
+    """The result config of the arm's runs (what identifies them in a run folder)."""
+    cfg = compose([*arm.overrides, *extra, "run_dir=."])  # run_dir names no result; it must only resolve
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(config, dict)
+    return result_config({str(k): v for k, v in config.items()})
+
+
+def _key(config: dict) -> str:
+    return json.dumps(config, sort_keys=True, default=str)
+
+
+@dataclass
+class ArmRuns:
+    arm: Arm
+    runs: dict[int, Run] = field(default_factory=dict)  # seed -> its finished run
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted(self.runs)
+
+    @property
+    def generations(self) -> int:
+        return min((len(r.results["generations"]) for r in self.runs.values()), default=0)
+
+    def values(self, metric: str, t: int) -> dict[int, float | None]:
+        """seed -> the metric at generation t (negative t counts from the last)."""
+        out: dict[int, float | None] = {}
+        for seed, run in self.runs.items():
+            v = run.results["generations"][t]["metrics"].get(metric)
+            out[seed] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+        return out
+
+    def at(self, metric: str, t: int) -> Estimate:
+        return estimate(self.values(metric, t).values())
+
+
+def collect(paths: Sequence[str | Path], arms: Sequence[Arm], seeds: Sequence[int], extra: Sequence[str] = ()):
+    """{arm key: ArmRuns} of the finished runs under `paths` with the given seeds."""
+    by_config: dict[str, list[Run]] = {}
+    for run in load_runs(paths, skip_invalid=True, warn=lambda _: None) if paths else []:
+        by_config.setdefault(_key(run.config), []).append(run)
+    out: dict[str, ArmRuns] = {}
+    for arm in arms:
+        found = ArmRuns(arm)
+        for run in by_config.get(_key(arm_config(arm, extra)), []):
+            if run.seed in seeds:
+                found.runs[run.seed] = run
+        out[arm.key] = found
+    return out
+
+
+class Evidence:
+    """Paired seed statistics over the arms' runs."""
+
+    def __init__(self, arms: dict[str, ArmRuns]):
+        self.arms = arms
+
+    def change(self, arm: str, metric: str, *, start: int = 0, end: int = -1) -> Estimate:
+        """Mean and interval over seeds of (metric at generation `end`) − (metric at generation `start`)."""
+        a, b = self.arms[arm].values(metric, end), self.arms[arm].values(metric, start)
+        return estimate(_diff(a[s], b[s]) for s in a)
+
+    def gap(self, arm: str, baseline: str, metric: str, *, t: int = -1) -> Estimate:
+        """Mean and interval over the seeds both arms have of arm − baseline at generation t."""
+        a, b = self.arms[arm].values(metric, t), self.arms[baseline].values(metric, t)
+        return estimate(_diff(a[s], b[s]) for s in sorted(a.keys() & b.keys()))
+
+    def missing(self, keys: Sequence[str], min_seeds: int = 2) -> list[str]:
+        """The arms among `keys` with fewer than `min_seeds` finished runs (no interval without two)."""
+        return [k for k in keys if len(self.arms[k].runs) < min_seeds]
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b

@@ -1,0 +1,187 @@
+"""Verdict rules: each claim's qualitative statement as tests on paired seed intervals (`evidence.Evidence`).
+
+An effect is *there* when its 95% interval over seeds excludes 0: "rises" (low > 0) or "falls" (high < 0).
+"Flat" is the absence of a detected change: the interval contains 0, or the change is under a tenth of the
+collapse it is compared with (3 seeds detect small drifts of the real control too). A claim is "reproduced"
+when every part of it holds, "partly" when its main part holds, "not reproduced" when that fails, and "not
+run" when an arm has fewer than 2 finished seeds. The rules are the ones written next to each verdict on the
+page: this module is where they live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bench.report.aggregate import Estimate
+from bench.reproductions.evidence import Evidence
+
+REPRODUCED, PARTLY, NOT, NOT_RUN, MEASURED = "reproduced", "partly", "not reproduced", "not run", "measured"
+
+
+@dataclass
+class Verdict:
+    verdict: str
+    reasons: list[str] = field(default_factory=list)
+
+
+def fmt(e: Estimate, digits: int = 3) -> str:
+    if e.mean is None:
+        return "n/a"
+    if e.low is None or e.high is None:
+        return f"{e.mean:+.{digits}g} (n={e.n}, no interval)"
+    return f"{e.mean:+.{digits}g} [{e.low:+.{digits}g}, {e.high:+.{digits}g}]"
+
+
+def rises(e: Estimate) -> bool:
+    return e.low is not None and e.low > 0
+
+
+def falls(e: Estimate) -> bool:
+    return e.high is not None and e.high < 0
+
+
+def worse(e: Estimate, higher_is_better: bool) -> bool:
+    return falls(e) if higher_is_better else rises(e)
+
+
+def better(e: Estimate, higher_is_better: bool) -> bool:
+    return rises(e) if higher_is_better else falls(e)
+
+
+def flat(e: Estimate, against: Estimate | None = None) -> bool:
+    """No detected change: the interval holds 0, or the change is under a tenth of `against` (the collapse)."""
+    if e.low is None or e.high is None or e.mean is None:
+        return False
+    if e.low <= 0 <= e.high:
+        return True
+    return against is not None and against.mean is not None and abs(e.mean) < 0.1 * abs(against.mean)
+
+
+# (metric, higher is better) of the collapse every claim speaks of: quality and the tails
+COLLAPSE = (("fid", False), ("recall", True), ("coverage", True))
+
+
+def synthetic_loop(ev: Evidence) -> Verdict:
+    v = Verdict(NOT)
+    collapse = True
+    for metric, hib in COLLAPSE:
+        d = ev.change("replace", metric)
+        ok = worse(d, hib)
+        collapse &= ok
+        v.reasons.append(f"replace, {metric} gen 0 → last: {fmt(d)} ({'worse' if ok else 'no detected worsening'})")
+    control = True
+    for metric, _ in COLLAPSE:
+        d = ev.change("real", metric)
+        ok = flat(d, ev.change("replace", metric))
+        control &= ok
+        v.reasons.append(f"real control, {metric} gen 0 → last: {fmt(d)} ({'flat' if ok else 'moves'})")
+    v.verdict = REPRODUCED if collapse and control else PARTLY if collapse else NOT
+    return v
+
+
+def replay(ev: Evidence) -> Verdict:
+    v = Verdict(NOT)
+    slows = True
+    for metric, hib in COLLAPSE:
+        g = ev.gap("replay", "replace", metric)
+        ok = better(g, hib)
+        slows &= ok
+        v.reasons.append(
+            f"last generation, replay − replace, {metric}: {fmt(g)} ({'better' if ok else 'no detected gain'})"
+        )
+    d = ev.change("replay", "fid")
+    stops = flat(d)
+    v.reasons.append(f"replay, fid gen 0 → last: {fmt(d)} ({'stopped' if stops else 'slowed, not stopped'})")
+    v.verdict = REPRODUCED if slows else NOT
+    return v
+
+
+def _bounded(ev: Evidence, arm: str, v: Verdict) -> tuple[bool, bool]:
+    """(better than replace at the last generation on every collapse metric, no detected worsening since gen 0)."""
+    beats, holds = True, True
+    for metric, hib in COLLAPSE:
+        g = ev.gap(arm, "replace", metric)
+        d = ev.change(arm, metric)
+        beats &= better(g, hib)
+        holds &= not worse(d, hib)
+        v.reasons.append(f"{arm}: {metric} − replace's at the last generation {fmt(g)}; gen 0 → last {fmt(d)}")
+    return beats, holds
+
+
+def accumulate(ev: Evidence) -> Verdict:
+    v = Verdict(NOT)
+    beats, holds = _bounded(ev, "accumulate", v)
+    budget_beats, budget_holds = _bounded(ev, "accumulate_budget", v)
+    if beats and holds and budget_beats:
+        v.verdict = REPRODUCED
+    elif beats:
+        v.verdict = PARTLY
+    v.reasons.append(
+        f"accumulate {'avoids' if holds else 'slows but does not avoid'} the collapse; at a fixed budget it "
+        f"{'also beats replace' if budget_beats else 'does not beat replace'}"
+        f"{' and avoids it' if budget_holds else ''}"
+    )
+    return v
+
+
+def fresh(ev: Evidence) -> Verdict:
+    v = Verdict(NOT)
+    beats, _ = _bounded(ev, "fresh", v)
+    # bounded: no detected FID rise over the last two generations (the loop has settled)
+    late = ev.change("fresh", "fid", start=-3, end=-1)
+    settled = not rises(late)
+    v.reasons.append(
+        f"fresh, fid over the last two generations: {fmt(late)} ({'settled' if settled else 'still rising'})"
+    )
+    v.verdict = REPRODUCED if beats and settled else PARTLY if beats else NOT
+    return v
+
+
+def sampling_bias(ev: Evidence) -> Verdict:
+    v = Verdict(NOT)
+    diversity = True
+    for metric in ("recall", "coverage", "vendi"):
+        g = ev.gap("replace_cold", "replace", metric)
+        ok = falls(g)
+        diversity &= ok
+        v.reasons.append(
+            f"last generation, temperature 0.7 − 1.0, {metric}: {fmt(g)} ({'lower' if ok else 'no detected loss'})"
+        )
+    p = ev.gap("replace_cold", "replace", "precision")
+    kept = not falls(p)
+    v.reasons.append(f"last generation, temperature 0.7 − 1.0, precision: {fmt(p)} ({'kept' if kept else 'lower'})")
+    v.verdict = REPRODUCED if diversity and kept else PARTLY if diversity else NOT
+    return v
+
+
+def contamination(ev: Evidence) -> Verdict:
+    v = Verdict(MEASURED)
+    for arm, clean in (("real_contaminated", "real"), ("replay_contaminated", "replay")):
+        for metric, _ in COLLAPSE:
+            v.reasons.append(
+                f"{arm}: {metric} gen 0 → last {fmt(ev.change(arm, metric))}; "
+                f"− {clean}'s at the last generation {fmt(ev.gap(arm, clean, metric))}"
+            )
+    return v
+
+
+def curation(ev: Evidence) -> Verdict:
+    v = Verdict(MEASURED)
+    for arm in ("curated_confidence", "curated_nearest_real", "curated_detector"):
+        parts = []
+        for metric in ("fid", "precision", "recall", "coverage", "vendi", "classes_covered"):
+            parts.append(f"{metric} {fmt(ev.gap(arm, 'replace', metric))}")
+        v.reasons.append(f"{arm} − uncurated replace at the last generation: " + "; ".join(parts))
+    return v
+
+
+RULES: dict[str, Callable[[Evidence], Verdict]] = {
+    "synthetic_loop": synthetic_loop,
+    "replay": replay,
+    "accumulate": accumulate,
+    "fresh": fresh,
+    "sampling_bias": sampling_bias,
+    "contamination": contamination,
+    "curation": curation,
+}
