@@ -234,6 +234,8 @@ def test_loop_defaults_compose_to_the_same_values(loop_name):
         "generations": 5,
         "synthetic_size": 4000,
         "warm_start": False,
+        "curation": None,
+        "curation_keep": 0.5,
         "name": loop_name,
         "_target_": f"bench.loops.{loop_name}.{loop_name.capitalize()}",
         **LOOP_VALUES[loop_name],
