@@ -1,12 +1,14 @@
 """python -m bench.reproductions: verdict rules on known intervals, and the page built from tiny runs."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
 from bench.report.aggregate import Estimate, estimate
 from bench.reproductions.__main__ import main as reproductions_main
-from bench.reproductions.evidence import Evidence
+from bench.reproductions.claims import ARMS
+from bench.reproductions.evidence import ArmRuns, Evidence
 from bench.reproductions.gaussian import law_rows
 from bench.reproductions.gaussian import verdict as law_verdict
 from bench.reproductions.verdicts import PARTLY, REPRODUCED, flat, sampling_bias, synthetic_loop
@@ -24,6 +26,9 @@ class FakeEvidence(Evidence):
         return Estimate(*self.changes[arm, metric], 3)
 
     def gap(self, arm, baseline, metric, *, t=-1):
+        return Estimate(*self.gaps[arm, metric], 3)
+
+    def gap_mean(self, arm, baseline, metric):
         return Estimate(*self.gaps[arm, metric], 3)
 
 
@@ -54,6 +59,31 @@ def test_lower_temperature_must_keep_precision_to_reproduce():
     lost = FakeEvidence({}, {**diversity, ("replace_cold", "precision"): (-0.02, -0.03, -0.01)})
     assert sampling_bias(kept).verdict == REPRODUCED
     assert sampling_bias(lost).verdict == PARTLY
+
+
+def fake_arm(key: str, fid_by_seed: dict[int, list[float]]) -> ArmRuns:
+    runs = {
+        seed: SimpleNamespace(results={"generations": [{"metrics": {"fid": v}} for v in values]})
+        for seed, values in fid_by_seed.items()
+    }
+    return ArmRuns(ARMS[key], runs)
+
+
+def test_paired_statistics_over_seeds():
+    ev = Evidence(
+        {
+            "replace": fake_arm("replace", {0: [10, 20, 40], 1: [12, 26, 50], 2: [11, 30, 60]}),
+            "real": fake_arm("real", {0: [10, 11, 9], 1: [12, 12, 13], 3: [0, 0, 0]}),
+        }
+    )
+    change = ev.change("replace", "fid")
+    assert change.mean == pytest.approx(39) and change.n == 3  # (30 + 38 + 49) / 3
+    assert change == estimate([30, 38, 49])
+    gap = ev.gap("replace", "real", "fid")
+    assert gap == estimate([31, 37]), "paired over the seeds both arms have (0 and 1)"
+    # averaged over generations: seed 0 (0 + 9 + 31) / 3, seed 1 (0 + 14 + 37) / 3
+    assert ev.gap_mean("replace", "real", "fid") == estimate([40 / 3, 51 / 3])
+    assert ev.missing(["replace", "real"]) == [] and ev.missing(["real"], min_seeds=4) == ["real"]
 
 
 def test_the_gaussian_laws_hold_in_the_simulation():

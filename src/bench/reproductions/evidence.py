@@ -89,6 +89,20 @@ class Evidence:
         a, b = self.arms[arm].values(metric, t), self.arms[baseline].values(metric, t)
         return estimate(_diff(a[s], b[s]) for s in sorted(a.keys() & b.keys()))
 
+    def gap_mean(self, arm: str, baseline: str, metric: str) -> Estimate:
+        """Mean and interval over seeds of arm − baseline averaged over all generations (the area between the
+        curves over the number of generations): a faster loss shows here even when both end at the floor."""
+        n = min(self.arms[arm].generations, self.arms[baseline].generations)
+        per_seed: dict[int, list[float | None]] = {}
+        for t in range(n):
+            a, b = self.arms[arm].values(metric, t), self.arms[baseline].values(metric, t)
+            for s in a.keys() & b.keys():
+                per_seed.setdefault(s, []).append(_diff(a[s], b[s]))
+        return estimate(
+            None if any(d is None for d in ds) else sum(d for d in ds if d is not None) / len(ds)
+            for ds in per_seed.values()
+        )
+
     def missing(self, keys: Sequence[str], min_seeds: int = 2) -> list[str]:
         """The arms among `keys` with fewer than `min_seeds` finished runs (no interval without two)."""
         return [k for k in keys if len(self.arms[k].runs) < min_seeds]

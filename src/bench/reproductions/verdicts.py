@@ -97,60 +97,73 @@ def replay(ev: Evidence) -> Verdict:
     return v
 
 
-def _bounded(ev: Evidence, arm: str, v: Verdict) -> tuple[bool, bool]:
-    """(better than replace at the last generation on every collapse metric, no detected worsening since gen 0)."""
-    beats, holds = True, True
+def _beats_replace(ev: Evidence, arm: str, v: Verdict) -> bool:
+    """Better than replace at the last generation on every collapse metric (the change since gen 0 is shown)."""
+    beats = True
     for metric, hib in COLLAPSE:
         g = ev.gap(arm, "replace", metric)
-        d = ev.change(arm, metric)
         beats &= better(g, hib)
-        holds &= not worse(d, hib)
-        v.reasons.append(f"{arm}: {metric} − replace's at the last generation {fmt(g)}; gen 0 → last {fmt(d)}")
-    return beats, holds
+        v.reasons.append(
+            f"{arm}: {metric} − replace's at the last generation {fmt(g)}; gen 0 → last {fmt(ev.change(arm, metric))}"
+        )
+    return beats
+
+
+def _settled(ev: Evidence, arm: str, v: Verdict) -> bool:
+    """Bounded within the run: no detected FID rise over the last two generations (the loop has levelled off)."""
+    late = ev.change(arm, "fid", start=-3, end=-1)
+    ok = not rises(late)
+    v.reasons.append(
+        f"{arm}, fid over the last two generations: {fmt(late)} ({'levelled off' if ok else 'still rising'})"
+    )
+    return ok
 
 
 def accumulate(ev: Evidence) -> Verdict:
     v = Verdict(NOT)
-    beats, holds = _bounded(ev, "accumulate", v)
-    budget_beats, budget_holds = _bounded(ev, "accumulate_budget", v)
-    if beats and holds and budget_beats:
-        v.verdict = REPRODUCED
-    elif beats:
-        v.verdict = PARTLY
-    v.reasons.append(
-        f"accumulate {'avoids' if holds else 'slows but does not avoid'} the collapse; at a fixed budget it "
-        f"{'also beats replace' if budget_beats else 'does not beat replace'}"
-        f"{' and avoids it' if budget_holds else ''}"
+    beats = _beats_replace(ev, "accumulate", v)
+    settled = _settled(ev, "accumulate", v)
+    budget_beats = _beats_replace(ev, "accumulate_budget", v)
+    budget_settled = _settled(ev, "accumulate_budget", v)
+    v.verdict = REPRODUCED if beats and settled and budget_beats else PARTLY if beats else NOT
+    if beats and settled:
+        outcome = "beats replace and levels off"
+    else:
+        outcome = "beats replace but still worsens" if beats else "does not beat replace"
+    budget = ("beats replace" if budget_beats else "does not beat replace") + (
+        " and levels off" if budget_settled else ""
     )
+    v.reasons.append(f"accumulate {outcome}; at a fixed budget it {budget}")
     return v
 
 
 def fresh(ev: Evidence) -> Verdict:
     v = Verdict(NOT)
-    beats, _ = _bounded(ev, "fresh", v)
-    # bounded: no detected FID rise over the last two generations (the loop has settled)
-    late = ev.change("fresh", "fid", start=-3, end=-1)
-    settled = not rises(late)
-    v.reasons.append(
-        f"fresh, fid over the last two generations: {fmt(late)} ({'settled' if settled else 'still rising'})"
-    )
+    beats = _beats_replace(ev, "fresh", v)
+    settled = _settled(ev, "fresh", v)
     v.verdict = REPRODUCED if beats and settled else PARTLY if beats else NOT
     return v
 
 
 def sampling_bias(ev: Evidence) -> Verdict:
+    """Faster loss: a lower level averaged over the generations (both arms may end at the floor); precision kept:
+    no detected loss of precision averaged over the generations. Precision per generation is listed too."""
     v = Verdict(NOT)
     diversity = True
     for metric in ("recall", "coverage", "vendi"):
-        g = ev.gap("replace_cold", "replace", metric)
+        g = ev.gap_mean("replace_cold", "replace", metric)
         ok = falls(g)
         diversity &= ok
-        v.reasons.append(
-            f"last generation, temperature 0.7 − 1.0, {metric}: {fmt(g)} ({'lower' if ok else 'no detected loss'})"
-        )
-    p = ev.gap("replace_cold", "replace", "precision")
+        loss = "lower" if ok else "no detected loss"
+        v.reasons.append(f"temperature 0.7 − 1.0, {metric} averaged over the generations: {fmt(g)} ({loss})")
+    p = ev.gap_mean("replace_cold", "replace", "precision")
     kept = not falls(p)
-    v.reasons.append(f"last generation, temperature 0.7 − 1.0, precision: {fmt(p)} ({'kept' if kept else 'lower'})")
+    state = "kept" if kept else "lower"
+    v.reasons.append(f"temperature 0.7 − 1.0, precision averaged over the generations: {fmt(p)} ({state})")
+    n = min(ev.arms["replace_cold"].generations, ev.arms["replace"].generations) if ev.arms else 0
+    per_gen = [fmt(ev.gap("replace_cold", "replace", "precision", t=t)) for t in range(n)]
+    if per_gen:
+        v.reasons.append("temperature 0.7 − 1.0, precision at each generation: " + "; ".join(per_gen))
     v.verdict = REPRODUCED if diversity and kept else PARTLY if diversity else NOT
     return v
 
