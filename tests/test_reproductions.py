@@ -57,8 +57,11 @@ def test_lower_temperature_must_keep_precision_to_reproduce():
     diversity = {("replace_cold", m): (-0.1, -0.15, -0.05) for m in ("recall", "coverage", "vendi")}
     kept = FakeEvidence({}, {**diversity, ("replace_cold", "precision"): (0.02, 0.01, 0.03)})
     lost = FakeEvidence({}, {**diversity, ("replace_cold", "precision"): (-0.02, -0.03, -0.01)})
+    for ev in (kept, lost):  # precision is judged at every generation of the arms
+        ev.arms = {k: fake_arm(k, {0: [1.0] * 3}) for k in ("replace", "replace_cold")}
     assert sampling_bias(kept).verdict == REPRODUCED
-    assert sampling_bias(lost).verdict == PARTLY
+    lost_verdict = sampling_bias(lost)
+    assert lost_verdict.verdict == PARTLY and "lower from generation 0" in lost_verdict.reasons[-1]
 
 
 def fake_arm(key: str, fid_by_seed: dict[int, list[float]]) -> ArmRuns:

@@ -146,8 +146,8 @@ def fresh(ev: Evidence) -> Verdict:
 
 
 def sampling_bias(ev: Evidence) -> Verdict:
-    """Faster loss: a lower level averaged over the generations (both arms may end at the floor); precision kept:
-    no detected loss of precision averaged over the generations. Precision per generation is listed too."""
+    """Faster loss: a lower level averaged over the generations (both arms may end at the floor, where the last
+    generation alone shows nothing). Precision kept: at no generation detectably lower."""
     v = Verdict(NOT)
     diversity = True
     for metric in ("recall", "coverage", "vendi"):
@@ -156,14 +156,15 @@ def sampling_bias(ev: Evidence) -> Verdict:
         diversity &= ok
         loss = "lower" if ok else "no detected loss"
         v.reasons.append(f"temperature 0.7 − 1.0, {metric} averaged over the generations: {fmt(g)} ({loss})")
-    p = ev.gap_mean("replace_cold", "replace", "precision")
-    kept = not falls(p)
-    state = "kept" if kept else "lower"
-    v.reasons.append(f"temperature 0.7 − 1.0, precision averaged over the generations: {fmt(p)} ({state})")
     n = min(ev.arms["replace_cold"].generations, ev.arms["replace"].generations) if ev.arms else 0
-    per_gen = [fmt(ev.gap("replace_cold", "replace", "precision", t=t)) for t in range(n)]
-    if per_gen:
-        v.reasons.append("temperature 0.7 − 1.0, precision at each generation: " + "; ".join(per_gen))
+    gaps = [ev.gap("replace_cold", "replace", "precision", t=t) for t in range(n)]
+    lower = [t for t, g in enumerate(gaps) if falls(g)]
+    kept = not lower
+    v.reasons.append(
+        "temperature 0.7 − 1.0, precision at generation 0, 1, ...: "
+        + "; ".join(fmt(g) for g in gaps)
+        + (" (never detectably lower: kept)" if kept else f" (lower from generation {lower[0]})")
+    )
     v.verdict = REPRODUCED if diversity and kept else PARTLY if diversity else NOT
     return v
 
