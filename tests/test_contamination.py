@@ -76,6 +76,16 @@ def test_a_contamination_outside_0_1_is_a_one_line_error(value, tmp_path):
     assert not (tmp_path / "results.json").exists(), "nothing is written before the check"
 
 
+def test_a_run_folder_generation_is_a_source(tmp_path, mnist):
+    gen = tmp_path / "gen_000"
+    gen.mkdir()
+    np.save(gen / "samples.npy", (255 - mnist.train_images[:700]).numpy(), allow_pickle=False)
+    (gen / "samples.png").write_bytes(b"a grid picture, not the samples")
+    cfg = compose(["data.contamination=0.01", f"data.contamination_source={gen}"])
+    pool, mask, info = contaminate(cfg, build_data(cfg.data))
+    assert info is not None and info["n_replaced"] == 600 and pool[mask].float().mean() > 200
+
+
 def test_a_source_of_the_wrong_shape_or_size_is_a_one_line_error(tmp_path):
     bad = tmp_path / "bad.npy"
     np.save(bad, np.zeros((10, 3, 32, 32), dtype=np.uint8), allow_pickle=False)
