@@ -64,7 +64,7 @@ class Claim:
     source: str
     statement: str
     arms: tuple[str, ...]
-    gpu: str  # the same test with the DDPM on a GPU (not run here)
+    gpu: str  # the same test with the DDPM on a GPU (not run here); "" where a CPU is all it needs
     kind: str = "paper"  # paper: a published claim with a verdict; open: a question the papers left open
 
 
@@ -122,7 +122,7 @@ CLAIMS = [
         "For a maximum-likelihood Gaussian refitted on n of its own samples, E[σ²_t] = σ²_0 ((n−1)/n)^t and the "
         "mean walks at random; accumulating all samples keeps the variance bounded.",
         ("gaussian_replace", "gaussian_accumulate"),
-        "(no GPU needed: model=gaussian runs in seconds on a CPU)",
+        "",
     ),
     Claim(
         "contamination",
