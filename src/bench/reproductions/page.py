@@ -8,7 +8,7 @@ from bench.report.aggregate import Estimate
 from bench.reproductions.claims import ARMS, TABLE_METRICS, Claim
 from bench.reproductions.evidence import ArmRuns, Evidence
 from bench.reproductions.gaussian import LawRow
-from bench.reproductions.verdicts import Verdict
+from bench.reproductions.verdicts import CURATED, CURATION_METRICS, Verdict, fmt
 
 
 def cell(e: Estimate, decimals: int) -> str:
@@ -31,6 +31,20 @@ def arm_table(arms: Sequence[ArmRuns]) -> list[str]:
     return lines
 
 
+def gap_table(evidence: Evidence, arms: Sequence[str], baseline: str, metrics: Sequence[str]) -> list[str]:
+    """arm − baseline per metric, paired by seed: at the last generation and averaged over the generations."""
+    lines = [
+        f"Difference from `{baseline}`, paired by seed: at the last generation / averaged over the generations.",
+        "",
+        "| arm | " + " | ".join(metrics) + " |",
+        "|---|" + "---|" * len(metrics),
+    ]
+    for arm in arms:
+        cells = [f"{fmt(evidence.gap(arm, baseline, m))} / {fmt(evidence.gap_mean(arm, baseline, m))}" for m in metrics]
+        lines.append(f"| {evidence.arms[arm].arm.label} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def curation_table(a: ArmRuns) -> list[str]:
     """Per generation: what curation kept (the reference classifier's class shares before and after)."""
     lines = []
@@ -43,7 +57,8 @@ def curation_table(a: ArmRuns) -> list[str]:
                 after = s.get("class_shares_kept")
                 shares = ""
                 if before and after:
-                    shares = "; classes " + " ".join(f"{b:.2f}→{k:.2f}" for b, k in zip(before, after, strict=True))
+                    pairs = zip(before, after, strict=True)
+                    shares = "; class shares " + ", ".join(f"{c}: {b:.2f}→{k:.2f}" for c, (b, k) in enumerate(pairs))
                 lines.append(
                     f"- generation {g['generation']} kept {s['kept']} of {s['candidates']} images of {name} "
                     f"(share {s['kept_share']:.2f}){shares}"
@@ -112,7 +127,8 @@ def render(
             )
             out += [""]
         out += arm_table([evidence.arms[k] for k in c.arms])
-        if c.key == "curation":
+        if c.key == "curation" and not evidence.missing(c.arms):
+            out += ["", *gap_table(evidence, CURATED, "replace", CURATION_METRICS)]
             for k in c.arms[1:]:
                 if evidence.arms[k].runs:
                     out += ["", *curation_table(evidence.arms[k])]
