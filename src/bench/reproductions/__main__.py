@@ -110,9 +110,28 @@ def _build(args) -> str:
         }
     )
     machine = "; ".join(devices) or "no runs yet"
+    setups = sorted(
+        {
+            f"data={r.results['dataset']['name']}, model={r.results['config']['model']['name']}: "
+            f"D_0 of {r.results['dataset']['n_initial']:,} images, {len(r.results['generations'])} generations, "
+            f"{r.results['evaluation']['n_generated']:,} generated images scored against "
+            f"{r.results['evaluation']['n_reference']:,} held-out test images in the features of "
+            f"{r.results['feature_extractor']['name']}"
+            for a in found.values()
+            for r in a.runs.values()
+        }
+    )
     this = "python -m bench.reproductions" + (f" {' '.join(args.overrides)}" if args.overrides else "")
     return render(
-        claims, evidence, verdicts, seeds=seeds, extra=args.overrides, laws=laws, machine=machine, command=this
+        claims,
+        evidence,
+        verdicts,
+        seeds=seeds,
+        extra=args.overrides,
+        laws=laws,
+        machine=machine,
+        setups=setups,
+        command=this,
     )
 
 

@@ -91,6 +91,7 @@ def render(
     extra: Sequence[str],
     laws: tuple[list[LawRow], int] | None,
     machine: str,
+    setups: Sequence[str],
     command: str,
 ) -> str:
     seed_list = list(seeds)
@@ -103,8 +104,11 @@ def render(
         "with one seed is the same model). The verdict rules are in `src/bench/reproductions/verdicts.py` and "
         "are written out under each verdict.",
         "",
-        f"Model: the default VAE on MNIST (D_0 of 4,000 images, 5 generations, 10,000 samples scored against held-out "
-        f"test images, features of the shipped MNIST classifier) unless a claim says otherwise. Machine: {machine}.",
+        "The runs, as their results.json files say:",
+        "",
+        *[f"- {s}" for s in setups or ["none yet"]],
+        "",
+        f"Machine: {machine}.",
     ]
     if extra:
         out += ["", f"Extra overrides on every run: `{' '.join(extra)}`."]
