@@ -109,3 +109,32 @@ def test_by_default_the_detector_learns_the_earlier_generator_of_data_contaminat
     assert list((tmp_path / "cache" / "contamination").glob("vae-gen0-*.npy"))
     s = result["synthetic_share"]
     assert s["low"] <= s["estimate"] <= s["high"] and s["low"] == 0.0, "an all-real pool: the interval reaches 0"
+
+
+def test_the_detector_never_learns_from_images_of_the_pool(tmp_path, mnist):
+    """A pool of MNIST *train* images: the known real images must come from outside it, or it reads as real by
+    construction. The estimate stays at 0 and the JSON says how the known sets were drawn."""
+    np.save(tmp_path / "pool.npy", mnist.train_images[:1000].numpy(), allow_pickle=False)
+    np.save(tmp_path / "synthetic.npy", blurred(mnist.train_images[-2000:]).numpy(), allow_pickle=False)
+    out = tmp_path / "audit.json"
+    args = ["--pool", str(tmp_path / "pool.npy"), "--synthetic", str(tmp_path / "synthetic.npy"), "--out", str(out)]
+    assert audit_main([*args, "--n-train", "800", "--n-calibration", "800"]) == 0
+    s = json.loads(out.read_text())["synthetic_share"]
+    assert s["low"] == 0.0 and s["estimate"] < 0.05
+
+
+def test_a_synthetic_set_that_is_the_pool_itself_is_refused(tmp_path, mnist, capsys):
+    np.save(tmp_path / "pool.npy", blurred(mnist.test_images[:1000]).numpy(), allow_pickle=False)
+    args = ["--pool", str(tmp_path / "pool.npy"), "--synthetic", str(tmp_path / "pool.npy")]
+    assert audit_main([*args, "--n-train", "300", "--n-calibration", "300", "--out", str(tmp_path / "a.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --synthetic images: 0 are not in the pool") and len(err.splitlines()) == 1
+
+
+def test_a_pool_outside_the_calibration_range_is_flagged():
+    from bench.audit import _range_warning
+
+    inside = estimate_proportion(flags(400, 1000), flags(100, 1000), flags(800, 1000))
+    outside = estimate_proportion(flags(950, 1000), flags(100, 1000), flags(800, 1000))
+    assert _range_warning(inside) is None
+    assert "flag rate 0.950 lies outside the detector's calibration range [0.100, 0.800]" in _range_warning(outside)

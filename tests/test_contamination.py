@@ -1,5 +1,7 @@
 """data.contamination: a share of the real train pool replaced by a fixed earlier generator's images."""
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -61,12 +63,54 @@ def test_the_default_earlier_generator_is_generation_0_of_the_run_model_trained_
         "data.contamination=0.01",
         f"cache_dir={tmp_path / 'cache'}",
     ]
+    cache = tmp_path / "cache" / "contamination"
     first = run(compose([*overrides, f"run_dir={tmp_path / 'a'}"]))["dataset"]["contamination"]
-    cached = list((tmp_path / "cache" / "contamination").glob("vae-gen0-*.npy"))
-    assert len(cached) == 1 and first["cache_file"] == str(cached[0])
+    (model,) = cache.glob("vae-gen0-*.pt")
+    assert first["cache_file"] == str(next(cache.glob("vae-gen0-*-pool-600.npy")))
     assert first["source"] == "generation 0 of model=vae, contamination_seed=0"
-    second = run(compose([*overrides, "seed=1", f"run_dir={tmp_path / 'b'}"]))["dataset"]["contamination"]
-    assert second["sha256"] == first["sha256"], "another seed reuses the same earlier generator's images"
+    trained_at = model.stat().st_mtime_ns
+    # another seed, another share, and curation by the audit detector: the same generator, never retrained
+    second = run(
+        compose(
+            [
+                *overrides[:-2],
+                "data.contamination=0.02",
+                "loop.generations=2",
+                "loop.curation=detector",
+                f"cache_dir={tmp_path / 'cache'}",
+                "seed=1",
+                f"run_dir={tmp_path / 'b'}",
+            ]
+        )
+    )["dataset"]["contamination"]
+    assert [p.name for p in cache.glob("*.pt")] == [model.name] and model.stat().st_mtime_ns == trained_at
+    assert sorted(p.name.split("-")[-2] for p in cache.glob("*.npy")) == ["audit", "pool", "pool"]
+    assert second["sha256"] != first["sha256"], "1,200 images, not 600: another draw of the same generator"
+
+
+def test_a_resumed_run_refuses_a_pool_contaminated_by_other_images(tmp_path, fake_generator_file, mnist):
+    source = tmp_path / "source.npy"
+    np.save(source, np.load(fake_generator_file)[:700], allow_pickle=False)
+    overrides = [
+        *tiny_overrides(n_train=300, generations=2),
+        "data.contamination=0.01",
+        f"data.contamination_source={source}",
+        f"run_dir={tmp_path / 'run'}",
+    ]
+    run(compose(overrides))
+    shutil.rmtree(tmp_path / "run" / "gen_001")  # as if interrupted during generation 1
+    np.save(source, (255 - mnist.test_images[:700]).numpy(), allow_pickle=False)  # the file changed meanwhile
+    with pytest.raises(
+        BenchError, match=r"was trained on a pool contaminated by images with sha256 \w{12}, now \w{12}"
+    ):
+        run(compose(overrides))
+    assert not (tmp_path / "run" / "gen_001").exists()
+
+
+def test_a_bad_contamination_seed_is_a_one_line_error(tmp_path):
+    cfg = compose([*tiny_overrides(), "data.contamination=0.1", "data.contamination_seed=abc", f"run_dir={tmp_path}"])
+    with pytest.raises(BenchError, match=r"data\.contamination_seed=abc must be a non-negative integer"):
+        run(cfg)
 
 
 @pytest.mark.parametrize("value", ["1.0", "-0.1", "1.5", "abc"])

@@ -79,3 +79,17 @@ def test_bad_curation_settings_are_one_line_errors(tmp_path, override, message):
     with pytest.raises(BenchError, match=message):
         run(compose([*tiny_overrides(), override, f"run_dir={tmp_path}"]))
     assert not (tmp_path / "results.json").exists()
+
+
+def test_curation_ranks_the_candidates_even_when_more_images_are_drawn_for_scoring(tmp_path):
+    # |D_0| = 100 with keep 1.0: 100 candidates, although 200 images are drawn (metrics.n_samples) to be scored
+    cfg = compose(
+        [
+            *tiny_overrides(n_train=100, generations=2),
+            "loop.curation=nearest_real",
+            "loop.curation_keep=1.0",
+            f"run_dir={tmp_path / 'run'}",
+        ]
+    )
+    s = run(cfg)["generations"][1]["curation"]["sets"]["S_0"]
+    assert (s["candidates"], s["kept"], s["kept_share"]) == (100, 100, 1.0)

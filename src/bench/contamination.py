@@ -16,6 +16,7 @@ The earlier generator (`data.contamination_source`):
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import tempfile
@@ -27,15 +28,16 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from bench.data import ImageDataset
-from bench.errors import BenchError
+from bench.errors import BenchError, check_positive
 from bench.evaluate import load_images
 from bench.report.atomic import write_bytes
+from bench.report.run_folder import load_checkpoint
 from bench.seeding import derive_seed, generator
 
 log = logging.getLogger("bench")
 
-# trainer keys that do not decide the earlier generator's images (bench.config.NOT_RESULT_KEYS' trainer part)
-_NOT_IMAGE_KEYS = ("num_threads", "enable_progress_bar")
+# trainer keys that do not change training (threads change float sums, not the recipe; bench.config.NOT_RESULT_KEYS)
+_NOT_TRAINING_KEYS = ("num_threads", "enable_progress_bar", "logger", "log_every_n_steps")
 
 
 def check_share(value: Any) -> float:
@@ -51,12 +53,19 @@ def image_sha256(images: torch.Tensor) -> str:
     return h.hexdigest()
 
 
+def check_seed(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BenchError(f"data.contamination_seed={value} must be a non-negative integer")
+    return value
+
+
 def earlier_generator(cfg: DictConfig, data: ImageDataset, n: int, purpose: str) -> tuple[torch.Tensor, dict]:
     """n images of the fixed earlier generator (see module docstring) and where they came from.
 
     `purpose` names an independent stream of its samples: the pool's contaminating images and the audit's
-    known-synthetic training images are different draws of the same generator.
+    known-synthetic training images are different draws of the same generator (trained once, then cached).
     """
+    seed = check_seed(cfg.data.get("contamination_seed", 0))
     source = cfg.data.get("contamination_source")
     if source is not None:
         images = load_images(source, data.image_shape, "data.contamination_source")
@@ -66,82 +75,87 @@ def earlier_generator(cfg: DictConfig, data: ImageDataset, n: int, purpose: str)
                 f"(data.contamination x the pool of {len(data.train_images)})"
             )
         # different purposes take different images of the file, in a fixed order
-        order = torch.randperm(len(images), generator=generator(0, "contamination_file", purpose))
+        order = torch.randperm(len(images), generator=generator(seed, "contamination_file", purpose))
         images = images[order[:n]]
         return images, {"source": str(source), "sha256": image_sha256(images)}
-    return _trained_generator_images(cfg, data, n, purpose)
+    return _trained_generator_images(cfg, data, n, purpose, seed)
 
 
-def _generator_key(cfg: DictConfig, data: ImageDataset, n: int, purpose: str) -> tuple[str, dict]:
+def _generator_key(cfg: DictConfig, data: ImageDataset, seed: int) -> tuple[str, dict]:
+    """What decides the trained earlier generator, and only that: the data (by checksum), its D_0 size and seed,
+    the model, its sampling settings and the trainer keys that change training."""
     trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
     assert isinstance(trainer, dict)
     spec = {
         "data_checksum": data.checksum,
-        "data": {
-            k: v
-            for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()  # type: ignore[union-attr]
-            if not str(k).startswith("contamination") or k == "contamination_seed"
-        },
+        "n_train": check_positive("data.n_train", cfg.data.n_train),
+        "contamination_seed": seed,
         "model": OmegaConf.to_container(cfg.model, resolve=True),
         "sampling": OmegaConf.to_container(cfg.get("sampling") or {}, resolve=True),
-        "trainer": {k: v for k, v in trainer.items() if k not in _NOT_IMAGE_KEYS},
-        "n": n,
-        "purpose": purpose,
+        "trainer": {k: v for k, v in trainer.items() if k not in _NOT_TRAINING_KEYS},
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest(), spec
 
 
-def _trained_generator_images(cfg: DictConfig, data: ImageDataset, n: int, purpose: str) -> tuple[torch.Tensor, dict]:
+def _trained_generator_images(
+    cfg: DictConfig, data: ImageDataset, n: int, purpose: str, seed: int
+) -> tuple[torch.Tensor, dict]:
     from bench.models.factory import build_model, sampling_settings
-    from bench.train import fit
 
-    seed = int(cfg.data.get("contamination_seed", 0))
-    key, spec = _generator_key(cfg, data, n, purpose)
-    path = Path(cfg.cache_dir) / "contamination" / f"{cfg.model.name}-gen0-{key[:16]}.npy"
+    key, spec = _generator_key(cfg, data, seed)
+    folder = Path(cfg.cache_dir) / "contamination"
+    stem = f"{cfg.model.name}-gen0-{key[:16]}"
+    model_path = folder / f"{stem}.pt"
+    samples_path = folder / f"{stem}-{purpose}-{n}.npy"
     info = {
         "source": f"generation 0 of model={cfg.model.name}, contamination_seed={seed}",
-        "cache_file": str(path),
+        "cache_file": str(samples_path),
     }
-    if path.is_file():
-        images = load_images(path, data.image_shape, "cached earlier-generator images")
+    if samples_path.is_file():
+        images = load_images(samples_path, data.image_shape, "cached earlier-generator images")
         return images, {**info, "sha256": image_sha256(images)}
 
-    n_train = min(int(cfg.data.n_train), len(data.train_images))
+    n_train = min(check_positive("data.n_train", cfg.data.n_train), len(data.train_images))
     index = torch.randperm(len(data.train_images), generator=generator(seed, "contaminator", "initial"))[:n_train]
-    train = data.train_images[index]
-    labels = data.train_labels[index]
-    num_classes = data.num_classes or None
-    shares = torch.bincount(labels.clamp(min=0), minlength=data.num_classes).double() if num_classes else None
-    log.info(f"training the earlier generator (model={cfg.model.name}, {n_train} real images) for contamination")
-    torch.manual_seed(derive_seed(seed, "contaminator", "init"))
+    labels = data.train_labels[index].clamp(min=0) if data.num_classes else None
+    shares = None
+    if labels is not None:
+        counts = torch.bincount(labels, minlength=data.num_classes).double()
+        shares = (counts / counts.sum()).tolist()
     model = build_model(
-        cfg.model,
-        image_shape=data.image_shape,
-        num_classes=num_classes,
-        class_shares=(shares / shares.sum()).tolist() if shares is not None else None,
+        cfg.model, image_shape=data.image_shape, num_classes=data.num_classes or None, class_shares=shares
     )
+    if model_path.is_file():
+        model.load_state_dict(load_checkpoint(model_path))
+    else:
+        _train(cfg, model, data.train_images[index], labels, seed)
+        buf = io.BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
+        write_bytes(model_path, buf.getvalue())
+        write_bytes(folder / f"{stem}.json", json.dumps(spec, indent=1, default=str).encode())
+    images = model.sample(n, generator=generator(seed, "contaminator", purpose), **sampling_settings(cfg)).cpu()
+    out = io.BytesIO()
+    np.save(out, images.numpy(), allow_pickle=False)
+    write_bytes(samples_path, out.getvalue())
+    return images, {**info, "sha256": image_sha256(images)}
+
+
+def _train(cfg: DictConfig, model, images: torch.Tensor, labels: torch.Tensor | None, seed: int) -> None:
+    """Generation 0 of the run's model on `images`, a D_0 drawn from the clean pool with `seed`."""
+    from bench.train import fit
+
+    log.info(f"training the earlier generator (model={cfg.model.name}, {len(images)} real images) for contamination")
+    torch.manual_seed(derive_seed(seed, "contaminator", "init"))
     with tempfile.TemporaryDirectory() as logs:
         fit(
             model,
-            train,
-            labels=labels.clamp(min=0) if num_classes else None,
+            images,
+            labels=labels,
             trainer_cfg=cfg.trainer,
             seed=derive_seed(seed, "contaminator", "train"),
             log_dir=logs,
         )
-    images = model.sample(n, generator=generator(seed, "contaminator", purpose), **sampling_settings(cfg)).cpu()
-    buf = _npy_bytes(images)
-    write_bytes(path, buf)
-    write_bytes(path.with_suffix(".json"), json.dumps(spec, indent=1, default=str).encode())
-    return images, {**info, "sha256": image_sha256(images)}
-
-
-def _npy_bytes(images: torch.Tensor) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.save(buf, images.numpy(), allow_pickle=False)
-    return buf.getvalue()
+    model.cpu()
 
 
 def contaminate(cfg: DictConfig, data: ImageDataset) -> tuple[torch.Tensor, torch.Tensor, dict | None]:
@@ -154,7 +168,7 @@ def contaminate(cfg: DictConfig, data: ImageDataset) -> tuple[torch.Tensor, torc
     n_replaced = round(share * len(pool))
     if n_replaced == 0:
         return pool, mask, None
-    seed = int(cfg.data.get("contamination_seed", 0))
+    seed = check_seed(cfg.data.get("contamination_seed", 0))
     positions = torch.randperm(len(pool), generator=generator(seed, "contamination", "positions"))[:n_replaced]
     images, source = earlier_generator(cfg, data, n_replaced, "pool")
     pool = pool.clone()

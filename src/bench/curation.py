@@ -28,9 +28,12 @@ from bench.real_side import RealSide
 
 
 class Curator:
-    def __init__(self, method: str, keep: int, real: RealSide, cfg) -> None:
+    def __init__(self, method: str, keep: int, candidates: int, real: RealSide, cfg) -> None:
         self.method = method
         self.keep = keep
+        # S_s may hold more images than the candidates (the run draws max(candidates, metrics.n_samples) to score
+        # them): curation ranks the first `candidates`, so the kept share is the configured one
+        self.candidates = candidates
         self.evaluator = real.evaluator
         if method == "confidence" and real.evaluator.classifier is None:
             raise BenchError(
@@ -53,7 +56,7 @@ class Curator:
 
         def curated(s: int) -> torch.Tensor:
             if s not in self._curated:
-                self._curated[s] = self.curate(load(s))
+                self._curated[s] = self.curate(load(s)[: self.candidates])
             if s not in self._used:
                 self._used.append(s)
             return self._curated[s][0]

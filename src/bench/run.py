@@ -103,6 +103,7 @@ def _run(cfg: DictConfig) -> dict:
         "metric_info": evaluator.metric_info,
         "floor": evaluator.floor(seed=derive_seed(cfg.seed, "floor")),
     }
+    _check_same_pool(previous, real.contamination, folder.path)
     folder.clear_partial()
     done = folder.finished()
     records = [folder.load_record(t) for t in done]
@@ -111,7 +112,7 @@ def _run(cfg: DictConfig) -> dict:
         _write_views(folder.path, header, records, cfg)  # an interruption may have left them a generation behind
         log.info(f"resuming {folder.path} after generation {done[-1]}")
     # loop.curation: later generations train on the best-scoring share of each S_s (bench.curation)
-    curator = Curator(loop.curation, loop.synthetic_size, real, cfg) if loop.curation else None
+    curator = Curator(loop.curation, loop.synthetic_size, loop.n_candidates, real, cfg) if loop.curation else None
     ctx = LoopContext(
         seed=int(cfg.seed),
         initial=initial,
@@ -252,6 +253,20 @@ def _flatten(d: dict, prefix: str = "") -> dict:
         key = f"{prefix}{k}"
         out.update(_flatten(v, f"{key}.") if isinstance(v, dict) else {key: v})
     return out
+
+
+def _check_same_pool(previous: dict | None, contamination: dict | None, path: Path) -> None:
+    """A resumed run must train on the pool its earlier generations trained on: the same contaminating images."""
+    if not previous:
+        return
+    old = (previous.get("dataset", {}).get("contamination") or {}).get("sha256")
+    new = (contamination or {}).get("sha256")
+    if old != new:
+        raise BenchError(
+            f"run folder {path} was trained on a pool contaminated by images with sha256 {str(old)[:12]}, now "
+            f"{str(new)[:12]} (data.contamination_source changed, or the cached earlier generator was rebuilt "
+            "differently); use another run_dir"
+        )
 
 
 def _check_same_config(previous: dict | None, config: dict, path: Path) -> None:

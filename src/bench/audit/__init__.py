@@ -13,6 +13,8 @@ detector like its known synthetic ones (the same generator, or one it separates 
 
 from __future__ import annotations
 
+import hashlib
+import math
 from typing import Any
 
 import torch
@@ -50,14 +52,16 @@ def audit_pool(
     need = n_train + n_calibration
     if need > len(data.train_images):
         raise BenchError(f"--n-train + --n-calibration = {need} exceeds the {len(data.train_images)} real images")
-    real = data.train_images[torch.randperm(len(data.train_images), generator=generator(seed, "audit", "real"))[:need]]
+    # the detector must not learn or calibrate on images of the pool itself (auditing a subset of the train pool
+    # would otherwise see its own training images flagged as real): exact copies are left out of the known sets
+    in_pool = _image_keys(pool)
+    real = _outside(data.train_images, in_pool, need, "real images of the data set", seed, "real")
     if synthetic is None:
         synthetic, source = earlier_generator(cfg, data, need, "audit")
     else:
-        if len(synthetic) < need:
-            raise BenchError(f"--synthetic holds {len(synthetic)} images; --n-train + --n-calibration = {need}")
-        synthetic = synthetic[torch.randperm(len(synthetic), generator=generator(seed, "audit", "synthetic"))[:need]]
-        source = {"source": "--synthetic", "sha256": image_sha256(synthetic)}
+        source = {"source": "--synthetic"}
+    synthetic = _outside(synthetic, in_pool, need, "--synthetic images", seed, "synthetic")
+    source["sha256"] = image_sha256(synthetic)
     real_f, synth_f, pool_f = (extractor.extract(x)[0] for x in (real, synthetic, pool))
     detector = train_detector(real_f[:n_train], synth_f[:n_train])
     estimate = estimate_proportion(
@@ -66,7 +70,9 @@ def audit_pool(
         detector.flags(synth_f[n_train:]),
         seed=seed,
     )
+    warning = _range_warning(estimate)
     return {
+        "warning": warning,
         "pool": {"n": len(pool), "sha256": image_sha256(pool)},
         "dataset": {"name": data.name, "checksum": data.checksum},
         "feature_extractor": extractor.info,
@@ -80,6 +86,42 @@ def audit_pool(
         "seed": seed,
         "synthetic_share": estimate.as_dict(),
     }
+
+
+def _image_keys(images: torch.Tensor) -> set[bytes]:
+    return {hashlib.blake2b(x.numpy().tobytes(), digest_size=16).digest() for x in images}
+
+
+def _outside(images: torch.Tensor, exclude: set[bytes], n: int, what: str, seed: int, purpose: str) -> torch.Tensor:
+    """n images, in a seeded order, none of which is an exact copy of an excluded one."""
+    order = torch.randperm(len(images), generator=generator(seed, "audit", purpose))
+    kept = [
+        i
+        for i in order.tolist()
+        if hashlib.blake2b(images[i].numpy().tobytes(), digest_size=16).digest() not in exclude
+    ]
+    if len(kept) < n:
+        raise BenchError(
+            f"{what}: {len(kept)} are not in the pool, --n-train + --n-calibration = {n} are needed; lower them"
+        )
+    return images[torch.tensor(kept[:n])]
+
+
+def _range_warning(e: ProportionEstimate) -> str | None:
+    """A pool flagged outside [α, β] (beyond 3 standard errors) is not a mixture of what the detector knows."""
+    se = math.sqrt(
+        e.flag_rate * (1 - e.flag_rate) / e.n_pool
+        + max(e.false_positive_rate * (1 - e.false_positive_rate), 0.25 / e.n_real_calibration) / e.n_real_calibration
+        + max(e.true_positive_rate * (1 - e.true_positive_rate), 0.25 / e.n_synthetic_calibration)
+        / e.n_synthetic_calibration
+    )
+    if e.false_positive_rate - 3 * se <= e.flag_rate <= e.true_positive_rate + 3 * se:
+        return None
+    return (
+        f"the pool's flag rate {e.flag_rate:.3f} lies outside the detector's calibration range "
+        f"[{e.false_positive_rate:.3f}, {e.true_positive_rate:.3f}]: the pool is not a mixture of images like the "
+        "detector's real and synthetic ones, and the estimate is clipped, not measured"
+    )
 
 
 def curation_detector(cfg: DictConfig, data: ImageDataset, extractor: FeatureExtractor, real_features: torch.Tensor):

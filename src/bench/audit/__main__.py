@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         f"flagged {s['flag_rate']:.3f}, detector false-positive rate {s['false_positive_rate']:.4f}, "
         f"true-positive rate {s['true_positive_rate']:.4f}"
     )
+    if result["warning"]:
+        print(f"warning: {result['warning']}", file=sys.stderr)
     print(f"wrote {out}")
     return 0
 

@@ -119,8 +119,9 @@ CLAIMS = [
         "gaussian",
         "A Gaussian refitted on its own samples loses variance by (n−1)/n a generation",
         "Shumailov et al. 2023; Kazdan et al. 2024",
-        "For a maximum-likelihood Gaussian refitted on n of its own samples, E[σ²_t] = σ²_0 ((n−1)/n)^t and the "
-        "mean walks at random; accumulating all samples keeps the variance bounded.",
+        "For a maximum-likelihood Gaussian refitted on n of its own samples, the fitted variance is "
+        "E[σ²_t] = σ² ((n−1)/n)^(t+1), σ² the real data's and t = 0 the first fit, and the mean walks at random; "
+        "accumulating all samples keeps the variance bounded.",
         ("gaussian_replace", "gaussian_accumulate"),
         "",
     ),
