@@ -61,3 +61,10 @@ def mnist_subset(mnist, n_train: int, n_test: int):
         test_labels=mnist.test_labels[:n_test],
         num_classes=10,
     )
+
+
+def use_small_mnist(monkeypatch, module, mnist, n_train: int, n_test: int):
+    """Make `module.load_mnist` (a data set built on MNIST) return the first n_train / n_test digits."""
+    small = mnist_subset(mnist, n_train, n_test)
+    monkeypatch.setattr(module, "load_mnist", lambda **kw: small)
+    return small

@@ -10,7 +10,7 @@ import torch
 from bench.data import stacked_mnist as stacked_module
 from bench.data.stacked_mnist import ModeMeasure, kl_to_uniform, load_stacked_mnist, mode_counts
 from bench.features.per_channel import load_per_channel
-from conftest import mnist_subset
+from conftest import use_small_mnist
 
 
 def test_kl_to_uniform_against_the_formula():
@@ -60,9 +60,7 @@ def test_channel_features_are_the_mnist_features_concatenated(clean_digits):
 
 @pytest.fixture
 def small_mnist(monkeypatch, mnist):
-    small = mnist_subset(mnist, 500, 300)
-    monkeypatch.setattr(stacked_module, "load_mnist", lambda **kw: small)
-    return small
+    return use_small_mnist(monkeypatch, stacked_module, mnist, 500, 300)
 
 
 def test_stacked_mnist_is_deterministic_and_labelled_by_its_channels(small_mnist):

@@ -10,7 +10,7 @@ import torch
 from bench.data import tails as tails_module
 from bench.data.tails import COLORS, HueMeasure, colorize, image_hues, load_tails, rgb_hue
 from bench.errors import BenchError
-from conftest import mnist_subset
+from conftest import use_small_mnist
 
 
 def painted(rgb, n=1, size=6) -> torch.Tensor:
@@ -62,9 +62,7 @@ def test_minority_is_the_side_of_the_hue_circle_nearer_the_minority_colour():
 @pytest.fixture
 def small_mnist(monkeypatch, mnist):
     """tails built from 300 train / 200 test MNIST digits (the full set takes seconds)."""
-    small = mnist_subset(mnist, 300, 200)
-    monkeypatch.setattr(tails_module, "load_mnist", lambda **kw: small)
-    return small
+    return use_small_mnist(monkeypatch, tails_module, mnist, 300, 200)
 
 
 def test_real_tails_images_have_exactly_their_colour_and_their_digit(small_mnist):

@@ -28,6 +28,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from bench.data import ImageDataset
+from bench.data.images import arrays_checksum
 from bench.errors import BenchError, check_positive
 from bench.evaluate import load_images
 from bench.report.atomic import write_bytes
@@ -45,12 +46,6 @@ def check_share(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) < 1.0:
         raise BenchError(f"data.contamination={value} is outside the allowed range [0, 1)")
     return float(value)
-
-
-def image_sha256(images: torch.Tensor) -> str:
-    h = hashlib.sha256(str(tuple(images.shape)).encode())
-    h.update(images.contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 def check_seed(value: Any) -> int:
@@ -77,7 +72,7 @@ def earlier_generator(cfg: DictConfig, data: ImageDataset, n: int, purpose: str)
         # different purposes take different images of the file, in a fixed order
         order = torch.randperm(len(images), generator=generator(seed, "contamination_file", purpose))
         images = images[order[:n]]
-        return images, {"source": str(source), "sha256": image_sha256(images)}
+        return images, {"source": str(source), "sha256": arrays_checksum(images)}
     return _trained_generator_images(cfg, data, n, purpose, seed)
 
 
@@ -113,7 +108,7 @@ def _trained_generator_images(
     }
     if samples_path.is_file():
         images = load_images(samples_path, data.image_shape, "cached earlier-generator images")
-        return images, {**info, "sha256": image_sha256(images)}
+        return images, {**info, "sha256": arrays_checksum(images)}
 
     n_train = min(check_positive("data.n_train", cfg.data.n_train), len(data.train_images))
     index = torch.randperm(len(data.train_images), generator=generator(seed, "contaminator", "initial"))[:n_train]
@@ -137,7 +132,7 @@ def _trained_generator_images(
     out = io.BytesIO()
     np.save(out, images.numpy(), allow_pickle=False)
     write_bytes(samples_path, out.getvalue())
-    return images, {**info, "sha256": image_sha256(images)}
+    return images, {**info, "sha256": arrays_checksum(images)}
 
 
 def _train(cfg: DictConfig, model, images: torch.Tensor, labels: torch.Tensor | None, seed: int) -> None:

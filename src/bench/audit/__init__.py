@@ -22,8 +22,9 @@ from omegaconf import DictConfig
 
 from bench.audit.detector import Detector, train_detector
 from bench.audit.proportion import ProportionEstimate, estimate_proportion
-from bench.contamination import earlier_generator, image_sha256
+from bench.contamination import earlier_generator
 from bench.data import ImageDataset
+from bench.data.images import arrays_checksum
 from bench.errors import BenchError, check_positive
 from bench.features import FeatureExtractor
 from bench.seeding import generator
@@ -61,7 +62,7 @@ def audit_pool(
     else:
         source = {"source": "--synthetic"}
     synthetic = _outside(synthetic, in_pool, need, "--synthetic images", seed, "synthetic")
-    source["sha256"] = image_sha256(synthetic)
+    source["sha256"] = arrays_checksum(synthetic)
     real_f, synth_f, pool_f = (extractor.extract(x)[0] for x in (real, synthetic, pool))
     detector = train_detector(real_f[:n_train], synth_f[:n_train])
     estimate = estimate_proportion(
@@ -73,7 +74,7 @@ def audit_pool(
     warning = _range_warning(estimate)
     return {
         "warning": warning,
-        "pool": {"n": len(pool), "sha256": image_sha256(pool)},
+        "pool": {"n": len(pool), "sha256": arrays_checksum(pool)},
         "dataset": {"name": data.name, "checksum": data.checksum},
         "feature_extractor": extractor.info,
         "known_synthetic": source,
