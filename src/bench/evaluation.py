@@ -59,7 +59,6 @@ class Evaluator:
         metrics_cfg,
         *,
         cache_dir: str | Path,
-        train_images: torch.Tensor | None = None,
         data_cfg=None,
     ):
         self.cfg = metrics_cfg
@@ -87,12 +86,14 @@ class Evaluator:
         self.reference = self._reference(test_feats, test_labels)
         floor_labels = test_labels[self.split.floor] if test_labels is not None else None
         self.floor_features = (test_feats[self.split.floor], floor_labels)
-        self.set_train_images(train_images)
+        # the generator's training set D_0, for memorisation (`set_train_images`; none: memorisation is skipped)
+        self.train_features: torch.Tensor | None = None
+        self.train_nn: torch.Tensor | None = None
 
-    def set_train_images(self, train_images: torch.Tensor | None) -> None:
-        """The generator's training set D_0, for memorisation; its own nearest-neighbour distances computed once."""
-        self.train_features = self.extractor.extract(train_images)[0] if train_images is not None else None
-        self.train_nn = train_nn_distances(self.train_features) if self.train_features is not None else None
+    def set_train_images(self, train_images: torch.Tensor) -> None:
+        """D_0, for memorisation: its features and its own nearest-neighbour distances, computed once."""
+        self.train_features = self.extractor.extract(train_images)[0]
+        self.train_nn = train_nn_distances(self.train_features)
 
     @property
     def num_classes(self) -> int | None:

@@ -50,13 +50,11 @@ def real_side(cfg: DictConfig) -> RealSide:
     check_share(cfg.data.get("contamination", 0.0))  # before the extractor loads, let alone an earlier generator trains
     initial_index = torch.randperm(len(data.train_images), generator=generator(cfg.seed, "initial"))[:n_train]
     # the evaluator first: a bad metrics or extractor setting fails before an earlier generator trains
-    evaluator = Evaluator(
-        data, cfg.metrics, cache_dir=cfg.cache_dir, train_images=data.train_images[initial_index], data_cfg=cfg.data
-    )
+    evaluator = Evaluator(data, cfg.metrics, cache_dir=cfg.cache_dir, data_cfg=cfg.data)
     pool, replaced, contamination = contaminate(cfg, data)
     initial = pool[initial_index]
     if contamination is not None:
         contamination["n_in_initial"] = int(replaced[initial_index].sum())
-        # memorisation is measured against what the model trained on: D_0 as drawn from the contaminated pool
-        evaluator.set_train_images(initial)
+    # memorisation is measured against what the model trained on: D_0 as drawn from the (contaminated) pool
+    evaluator.set_train_images(initial)
     return RealSide(data, initial_index, initial, evaluator, pool, contamination)
