@@ -24,6 +24,7 @@ from bench.config import compose
 from bench.contamination import earlier_generator
 from bench.data import build_data
 from bench.evaluate import load_images
+from bench.evaluation import Evaluator
 from bench.seeding import generator
 
 
@@ -47,7 +48,8 @@ def main() -> None:
     shares = [float(s) for s in args.shares.split(",")]
     cfg = compose(["data=mnist", "model=vae"])
     data = build_data(cfg.data)
-    sources = {"earlier generator (same as the detector's)": earlier_generator(cfg, data, args.n, "known_pool")[0]}
+    evaluator = Evaluator(data, cfg.metrics, cache_dir=cfg.cache_dir, data_cfg=cfg.data)
+    sources = {"earlier generator (same as the detector's)": earlier_generator(cfg, evaluator, args.n, "known_pool")[0]}
     for other in args.other:
         sources[other] = load_images(other, data.image_shape, "--other")
     out_dir = Path(args.out_dir or tempfile.mkdtemp(prefix="audit_pools_"))

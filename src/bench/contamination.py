@@ -27,10 +27,10 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from bench.data import ImageDataset
 from bench.data.images import arrays_checksum
 from bench.errors import BenchError, check_positive
 from bench.evaluate import load_images
+from bench.evaluation import Evaluator
 from bench.report.atomic import write_bytes
 from bench.report.run_folder import load_checkpoint
 from bench.seeding import derive_seed, generator
@@ -54,12 +54,13 @@ def check_seed(value: Any) -> int:
     return value
 
 
-def earlier_generator(cfg: DictConfig, data: ImageDataset, n: int, purpose: str) -> tuple[torch.Tensor, dict]:
+def earlier_generator(cfg: DictConfig, evaluator: Evaluator, n: int, purpose: str) -> tuple[torch.Tensor, dict]:
     """n images of the fixed earlier generator (see module docstring) and where they came from.
 
     `purpose` names an independent stream of its samples: the pool's contaminating images and the audit's
     known-synthetic training images are different draws of the same generator (trained once, then cached).
     """
+    data = evaluator.dataset
     seed = check_seed(cfg.data.get("contamination_seed", 0))
     source = cfg.data.get("contamination_source")
     if source is not None:
@@ -73,18 +74,21 @@ def earlier_generator(cfg: DictConfig, data: ImageDataset, n: int, purpose: str)
         order = torch.randperm(len(images), generator=generator(seed, "contamination_file", purpose))
         images = images[order[:n]]
         return images, {"source": str(source), "sha256": arrays_checksum(images)}
-    return _trained_generator_images(cfg, data, n, purpose, seed)
+    return _trained_generator_images(cfg, evaluator, n, purpose, seed)
 
 
-def _generator_key(cfg: DictConfig, data: ImageDataset, seed: int) -> tuple[str, dict]:
+def _generator_key(cfg: DictConfig, evaluator: Evaluator, seed: int) -> tuple[str, dict]:
     """What decides the trained earlier generator, and only that: the data (by checksum), its D_0 size and seed,
-    the model, its sampling settings and the trainer keys that change training."""
+    the classifier that labels D_0 for a conditional model, the model, its sampling settings and the trainer keys
+    that change training."""
+    data = evaluator.dataset
     trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
     assert isinstance(trainer, dict)
     spec = {
         "data_checksum": data.checksum,
         "n_train": check_positive("data.n_train", cfg.data.n_train),
         "contamination_seed": seed,
+        "classifier": evaluator.classifier.sha256 if evaluator.classifier is not None else None,
         "model": OmegaConf.to_container(cfg.model, resolve=True),
         "sampling": OmegaConf.to_container(cfg.get("sampling") or {}, resolve=True),
         "trainer": {k: v for k, v in trainer.items() if k not in _NOT_TRAINING_KEYS},
@@ -93,11 +97,12 @@ def _generator_key(cfg: DictConfig, data: ImageDataset, seed: int) -> tuple[str,
 
 
 def _trained_generator_images(
-    cfg: DictConfig, data: ImageDataset, n: int, purpose: str, seed: int
+    cfg: DictConfig, evaluator: Evaluator, n: int, purpose: str, seed: int
 ) -> tuple[torch.Tensor, dict]:
     from bench.models.factory import build_model, sampling_settings
 
-    key, spec = _generator_key(cfg, data, seed)
+    data = evaluator.dataset
+    key, spec = _generator_key(cfg, evaluator, seed)
     folder = Path(cfg.cache_dir) / "contamination"
     stem = f"{cfg.model.name}-gen0-{key[:16]}"
     model_path = folder / f"{stem}.pt"
@@ -110,20 +115,12 @@ def _trained_generator_images(
         images = load_images(samples_path, data.image_shape, "cached earlier-generator images")
         return images, {**info, "sha256": arrays_checksum(images)}
 
-    n_train = min(check_positive("data.n_train", cfg.data.n_train), len(data.train_images))
-    index = torch.randperm(len(data.train_images), generator=generator(seed, "contaminator", "initial"))[:n_train]
-    labels = data.train_labels[index].clamp(min=0) if data.num_classes else None
-    shares = None
-    if labels is not None:
-        counts = torch.bincount(labels, minlength=data.num_classes).double()
-        shares = (counts / counts.sum()).tolist()
-    model = build_model(
-        cfg.model, image_shape=data.image_shape, num_classes=data.num_classes or None, class_shares=shares
-    )
+    # built and trained like a run's generation 0 (bench.run): the model config, what the data injects, labels
+    model = build_model(cfg.model, **evaluator.model_info)
     if model_path.is_file():
         model.load_state_dict(load_checkpoint(model_path))
     else:
-        _train(cfg, model, data.train_images[index], labels, seed)
+        _train(cfg, evaluator, model, seed)
         buf = io.BytesIO()
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
         write_bytes(model_path, buf.getvalue())
@@ -135,17 +132,21 @@ def _trained_generator_images(
     return images, {**info, "sha256": arrays_checksum(images)}
 
 
-def _train(cfg: DictConfig, model, images: torch.Tensor, labels: torch.Tensor | None, seed: int) -> None:
-    """Generation 0 of the run's model on `images`, a D_0 drawn from the clean pool with `seed`."""
+def _train(cfg: DictConfig, evaluator: Evaluator, model, seed: int) -> None:
+    """Generation 0 of the run's model on a D_0 drawn from the clean pool with `seed`."""
     from bench.train import fit
 
-    log.info(f"training the earlier generator (model={cfg.model.name}, {len(images)} real images) for contamination")
+    data = evaluator.dataset
+    n_train = min(check_positive("data.n_train", cfg.data.n_train), len(data.train_images))
+    index = torch.randperm(len(data.train_images), generator=generator(seed, "contaminator", "initial"))[:n_train]
+    images = data.train_images[index]
+    log.info(f"training the earlier generator (model={cfg.model.name}, {n_train} real images) for contamination")
     torch.manual_seed(derive_seed(seed, "contaminator", "init"))
     with tempfile.TemporaryDirectory() as logs:
         fit(
             model,
             images,
-            labels=labels,
+            labels=evaluator.training_labels(model, images),
             trainer_cfg=cfg.trainer,
             seed=derive_seed(seed, "contaminator", "train"),
             log_dir=logs,
@@ -153,19 +154,19 @@ def _train(cfg: DictConfig, model, images: torch.Tensor, labels: torch.Tensor | 
     model.cpu()
 
 
-def contaminate(cfg: DictConfig, data: ImageDataset) -> tuple[torch.Tensor, torch.Tensor, dict | None]:
+def contaminate(cfg: DictConfig, evaluator: Evaluator) -> tuple[torch.Tensor, torch.Tensor, dict | None]:
     """The train pool the loop draws from (contaminated as configured), a mask of the replaced positions, and what
     results.json records about it (None when data.contamination is 0). The data set itself, its checksum and its
     test set stay clean: scoring and the feature extractor's fit are unchanged."""
     share = check_share(cfg.data.get("contamination", 0.0))
-    pool = data.train_images
+    pool = evaluator.dataset.train_images
     mask = torch.zeros(len(pool), dtype=torch.bool)
     n_replaced = round(share * len(pool))
     if n_replaced == 0:
         return pool, mask, None
     seed = check_seed(cfg.data.get("contamination_seed", 0))
     positions = torch.randperm(len(pool), generator=generator(seed, "contamination", "positions"))[:n_replaced]
-    images, source = earlier_generator(cfg, data, n_replaced, "pool")
+    images, source = earlier_generator(cfg, evaluator, n_replaced, "pool")
     pool = pool.clone()
     pool[positions] = images.to(pool.dtype)
     mask[positions] = True

@@ -47,7 +47,7 @@ class Curator:
         if method == "detector":
             from bench.audit import curation_detector
 
-            self.detector = curation_detector(cfg, real.data, real.evaluator.extractor, self.real_features)
+            self.detector = curation_detector(cfg, real.evaluator)
         self._curated: dict[int, tuple[torch.Tensor, dict]] = {}
         self._used: list[int] = []
 

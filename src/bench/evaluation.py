@@ -100,6 +100,23 @@ class Evaluator:
         return self.classifier.num_classes if self.classifier is not None else None
 
     @property
+    def model_info(self) -> dict:
+        """What `bench.models.factory.build_model` injects into a model of this data set."""
+        return {
+            "image_shape": self.dataset.image_shape,
+            "num_classes": self.num_classes,
+            "class_shares": self.real_class_shares,
+        }
+
+    def training_labels(self, model, images: torch.Tensor) -> torch.Tensor | None:
+        """The class labels of a training set, for a model that trains on them (`needs_labels`: a conditional
+        DDPM), from the reference classifier, real and synthetic images alike; None for the other models, which
+        are not made to wait for a classifier pass."""
+        if not getattr(model, "needs_labels", False) or self.classifier is None:
+            return None
+        return self.classifier.extract(images)[1]
+
+    @property
     def real_class_shares(self) -> list[float] | None:
         if self.reference.class_counts is None:
             return None

@@ -33,11 +33,7 @@ class RealSide:
     @property
     def model_info(self) -> dict:
         """What `bench.models.factory.build_model` injects into a model."""
-        return {
-            "image_shape": self.data.image_shape,
-            "num_classes": self.evaluator.num_classes,
-            "class_shares": self.evaluator.real_class_shares,
-        }
+        return self.evaluator.model_info
 
 
 def real_side(cfg: DictConfig) -> RealSide:
@@ -51,7 +47,7 @@ def real_side(cfg: DictConfig) -> RealSide:
     initial_index = torch.randperm(len(data.train_images), generator=generator(cfg.seed, "initial"))[:n_train]
     # the evaluator first: a bad metrics or extractor setting fails before an earlier generator trains
     evaluator = Evaluator(data, cfg.metrics, cache_dir=cfg.cache_dir, data_cfg=cfg.data)
-    pool, replaced, contamination = contaminate(cfg, data)
+    pool, replaced, contamination = contaminate(cfg, evaluator)
     initial = pool[initial_index]
     if contamination is not None:
         contamination["n_in_initial"] = int(replaced[initial_index].sum())

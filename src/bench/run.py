@@ -131,9 +131,7 @@ def _run(cfg: DictConfig) -> dict:
             model = build_model(cfg.model, **real.model_info)
             if loop.warm_start and t > 0:
                 model.load_state_dict(folder.load_state_dict(t - 1))
-            # class labels of D_t in the reference feature space (real and synthetic labelled alike), for models that
-            # train on them (a conditional DDPM); the others are not made to wait for a classifier pass
-            labels = evaluator.extractor.extract(train_set.images)[1] if getattr(model, "needs_labels", False) else None
+            labels = evaluator.training_labels(model, train_set.images)
 
             log_dir = folder.path / "logs"
             shutil.rmtree(log_dir / f"gen_{t:03d}", ignore_errors=True)  # curves of an interrupted try at generation t

@@ -23,10 +23,9 @@ from omegaconf import DictConfig
 from bench.audit.detector import Detector, train_detector
 from bench.audit.proportion import ProportionEstimate, estimate_proportion
 from bench.contamination import earlier_generator
-from bench.data import ImageDataset
 from bench.data.images import arrays_checksum
 from bench.errors import BenchError, check_positive
-from bench.features import FeatureExtractor
+from bench.evaluation import Evaluator
 from bench.seeding import generator
 
 __all__ = ["Detector", "ProportionEstimate", "audit_pool", "curation_detector", "estimate_proportion", "train_detector"]
@@ -34,8 +33,7 @@ __all__ = ["Detector", "ProportionEstimate", "audit_pool", "curation_detector", 
 
 def audit_pool(
     cfg: DictConfig,
-    data: ImageDataset,
-    extractor: FeatureExtractor,
+    evaluator: Evaluator,
     pool: torch.Tensor,
     *,
     synthetic: torch.Tensor | None = None,
@@ -43,7 +41,9 @@ def audit_pool(
     n_calibration: int = 2000,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """The synthetic share of `pool` (uint8 images of the data set's shape) with its interval, as a dict."""
+    """The synthetic share of `pool` (uint8 images of the data set's shape) with its interval, as a dict; features
+    in the evaluator's scoring space."""
+    data, extractor = evaluator.dataset, evaluator.extractor
     n_train = check_positive("--n-train", n_train)
     n_calibration = check_positive("--n-calibration", n_calibration)
     if tuple(pool.shape[1:]) != tuple(data.image_shape):
@@ -58,7 +58,7 @@ def audit_pool(
     in_pool = _image_keys(pool)
     real = _outside(data.train_images, in_pool, need, "real images of the data set", seed, "real")
     if synthetic is None:
-        synthetic, source = earlier_generator(cfg, data, need, "audit")
+        synthetic, source = earlier_generator(cfg, evaluator, need, "audit")
     else:
         source = {"source": "--synthetic"}
     synthetic = _outside(synthetic, in_pool, need, "--synthetic images", seed, "synthetic")
@@ -125,7 +125,9 @@ def _range_warning(e: ProportionEstimate) -> str | None:
     )
 
 
-def curation_detector(cfg: DictConfig, data: ImageDataset, extractor: FeatureExtractor, real_features: torch.Tensor):
+def curation_detector(cfg: DictConfig, evaluator: Evaluator) -> Detector:
     """The audit's detector for `loop.curation=detector`: D_0 (real) against as many earlier-generator images."""
-    synthetic, _ = earlier_generator(cfg, data, len(real_features), "audit")
-    return train_detector(real_features, extractor.extract(synthetic)[0])
+    real_features = evaluator.train_features
+    assert real_features is not None, "D_0 is set (Evaluator.set_train_images) before curation"
+    synthetic, _ = earlier_generator(cfg, evaluator, len(real_features), "audit")
+    return train_detector(real_features, evaluator.extractor.extract(synthetic)[0])

@@ -57,18 +57,17 @@ def _audit(args) -> dict:
     from bench.config import compose
     from bench.data import build_data
     from bench.evaluate import load_images
-    from bench.features import extractors_for
+    from bench.evaluation import Evaluator
 
     # the earlier generator trains without a progress bar (its console is the audit line); overrides come last
     cfg = compose([f"data={args.data}", f"model={args.model}", "trainer.enable_progress_bar=false", *args.overrides])
     data = build_data(cfg.data)
     pool = load_images(args.pool, data.image_shape, "--pool")
     synthetic = load_images(args.synthetic, data.image_shape, "--synthetic") if args.synthetic else None
-    extractor, _ = extractors_for(cfg.metrics, cfg.data, data)
+    evaluator = Evaluator(data, cfg.metrics, cache_dir=cfg.cache_dir, data_cfg=cfg.data)
     result = audit_pool(
         cfg,
-        data,
-        extractor,
+        evaluator,
         pool,
         synthetic=synthetic,
         n_train=args.n_train,
