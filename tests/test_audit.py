@@ -62,7 +62,7 @@ def test_the_detector_sees_a_change_of_spread():
     real = torch.randn(1000, 8, generator=g, dtype=torch.float64)
     synthetic = 0.5 * torch.randn(1000, 8, generator=g, dtype=torch.float64)  # same mean, half the spread
     d = train_detector(real[:500], synthetic[:500])
-    accuracy = ((~d.flags(real[500:])).sum() + d.flags(synthetic[500:]).sum()) / 1000
+    accuracy = ((~d.predict(real[500:])).sum() + d.predict(synthetic[500:]).sum()) / 1000
     assert accuracy > 0.9, "a linear detector could not separate these; the squared features can"
 
 

@@ -66,9 +66,9 @@ def audit_pool(
     real_f, synth_f, pool_f = (extractor.extract(x)[0] for x in (real, synthetic, pool))
     detector = train_detector(real_f[:n_train], synth_f[:n_train])
     estimate = estimate_proportion(
-        detector.flags(pool_f),
-        detector.flags(real_f[n_train:]),
-        detector.flags(synth_f[n_train:]),
+        detector.predict(pool_f),
+        detector.predict(real_f[n_train:]),
+        detector.predict(synth_f[n_train:]),
         seed=seed,
     )
     warning = _range_warning(estimate)
