@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -43,9 +44,11 @@ class ImageDataset:
         c, h, w = (int(v) for v in self.train_images.shape[1:])
         return c, h, w
 
-    @property
+    @functools.cached_property
     def checksum(self) -> str:
-        """sha256 over the raw arrays: identical data from any source gives the same value."""
+        """sha256 over the raw arrays: identical data from any source gives the same value. Computed once (a full
+        pass over the data; the cache keys, the extractor's fit check and the header all ask for it), so the arrays
+        of a data set are not to be changed in place."""
         return arrays_checksum(self.train_images, self.train_labels, self.test_images, self.test_labels)
 
 

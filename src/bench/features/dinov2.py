@@ -12,6 +12,7 @@ resized to 224 x 224 (bicubic), grey repeated to RGB, normalised with ImageNet's
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import torch
@@ -64,7 +65,7 @@ def load_dinov2(
         raise BenchError(f"DINOv2 model {arch!r} cannot be built from {code} ({type(e).__name__}: {e})") from None
     raw = weights.read_bytes()
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
+        state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
         net.load_state_dict(state, strict=True)
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

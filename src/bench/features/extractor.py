@@ -13,6 +13,7 @@ by `scripts/train_reference.py --data NAME`; the MNIST and digits ones ship in `
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,7 +193,8 @@ def load_extractor(
         )
 
     try:
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        # the bytes just hashed, not a second read of the file (which could differ from them)
+        state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as e:  # damaged zip, pickle refused by weights_only, ...
         raise BenchError(
             f"feature extractor weights {weights_path} cannot be loaded ({type(e).__name__}); reinstall bench"
