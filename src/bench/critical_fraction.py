@@ -40,11 +40,12 @@ import math
 import random
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bench.errors import BenchError
 from bench.report.aggregate import LEVEL, Run, Track, direction, estimate, load_runs, t_quantile, value_text
+from bench.report.summary import number
 
 CRITICAL_METRICS = ("fid", "precision", "recall", "coverage", "classes_covered")
 FAMILY_FREE_KEYS = ("loop.name", "loop._target_", "loop.real_fraction")
@@ -65,7 +66,7 @@ def real_fraction_of(run: Run) -> float | None:
 
 def family_key(run: Run) -> str:
     rest = {k: v for k, v in run.config.items() if k not in FAMILY_FREE_KEYS}
-    return json.dumps([list(run.track.__dict__.values()), rest], sort_keys=True, default=str)
+    return json.dumps([run.track.fields, rest], sort_keys=True, default=str)
 
 
 @dataclass
@@ -123,8 +124,8 @@ def _gen0_band(runs: Sequence[Run], metric: str, level: float) -> tuple[float | 
 
 
 def _values(runs: Sequence[Run], metric: str, t: int) -> list[float]:
-    vs = (r.results["generations"][t]["metrics"].get(metric) for r in runs)
-    return [float(v) for v in vs if v is not None and math.isfinite(v)]
+    vs = (number(r.results["generations"][t]["metrics"].get(metric)) for r in runs)
+    return [v for v in vs if v is not None]
 
 
 def acceptance_half_width(gen0: Sequence[float], n_t: int, *, checks: int, level: float = LEVEL) -> float:
@@ -230,7 +231,7 @@ def bootstrap_lambda_star(
 
 def _reseeded(run: Run, i: int) -> Run:
     """The same run under a distinct seed number: a resample may hold one seed twice and `assess` counts seeds."""
-    return Run(path=run.path, results=run.results, track=run.track, config=run.config, seed=i, summary=run.summary)
+    return replace(run, seed=i)
 
 
 def critical_fractions(

@@ -32,14 +32,14 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from bench.config import NOT_RESULT_KEYS as RUN_NOT_RESULT_KEYS
 from bench.errors import BenchError
-from bench.report.summary import metric_registry, summary_scores
+from bench.report.summary import metric_registry, number, summary_scores
 
 # keys (and the keys under them) that do not change what a run computes: the one list that also names run folders
 # and checks resumes; `seed` is what tells the runs of a group apart
@@ -340,7 +340,12 @@ class Track:
 
     @property
     def id(self) -> str:
-        return hashlib.sha256(json.dumps(list(self.__dict__.values())).encode()).hexdigest()[:10]
+        return hashlib.sha256(json.dumps(self.fields).encode()).hexdigest()[:10]
+
+    @property
+    def fields(self) -> list[Any]:
+        """The track's values in order: the JSON identity of a track, wherever one is keyed by it."""
+        return list(astuple(self))
 
     def label(self) -> str:
         return (
@@ -360,7 +365,7 @@ class Run:
 
     @property
     def key(self) -> str:
-        return json.dumps([list(self.track.__dict__.values()), self.config], sort_keys=True, default=str)
+        return json.dumps([self.track.fields, self.config], sort_keys=True, default=str)
 
 
 def make_run(path: str | Path, results: dict[str, Any], *, class_threshold: float = 0.5) -> Run:
@@ -525,13 +530,6 @@ class Group:
         return sum(1 for r in self.runs if r.results["generations"][0].get("healthy") is False)
 
 
-def _common_keys(runs: Sequence[Run], section: str) -> list[str]:
-    keys: list[str] = []
-    for r in runs:
-        keys += [k for k, v in r.results["generations"][0].get(section, {}).items() if k not in keys]
-    return keys
-
-
 def aggregate_group(runs: Sequence[Run], *, level: float = LEVEL) -> Group:
     """Mean and interval over the seeds `runs` (one config, one track) of every metric at every generation and
     every summary score."""
@@ -540,19 +538,15 @@ def aggregate_group(runs: Sequence[Run], *, level: float = LEVEL) -> Group:
     metric_keys = [k for k in runs[0].summary["metrics"] if all(k in r.summary["metrics"] for r in runs)]
     for key in metric_keys:
         group.curves[key] = [
-            estimate((_num(r.results["generations"][t]["metrics"].get(key)) for r in runs), level=level)
+            estimate((number(r.results["generations"][t]["metrics"].get(key)) for r in runs), level=level)
             for t in range(group.track.generations)
         ]
     per_run = [flat_scores(r.summary) for r in runs]
     names = list(dict.fromkeys(k for s in per_run for k in s))
     group.scores = {k: estimate((s.get(k) for s in per_run), level=level) for k in names}
     floors = [r.results["floor"] for r in runs]
-    group.floor = {k: estimate(_num(f.get(k)) for f in floors).mean for k in metric_keys}
+    group.floor = {k: estimate(number(f.get(k)) for f in floors).mean for k in metric_keys}
     return group
-
-
-def _num(x: Any) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
 
 
 def group_runs(runs: Sequence[Run], *, level: float = LEVEL) -> dict[Track, list[Group]]:

@@ -92,7 +92,7 @@ def metric_registry() -> dict[str, dict[str, Any]]:
     return registry
 
 
-def _number(x: Any) -> float | None:
+def number(x: Any) -> float | None:
     """A finite number as float; None for null, non-finite, booleans and anything else."""
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         return None
@@ -118,7 +118,7 @@ def summary_metric_keys(
         k
         for k in candidates
         if all(k in g.get("metrics", {}) and _is_number_or_null(g["metrics"][k]) for g in generations)
-        and any(_number(g["metrics"][k]) is not None for g in generations)
+        and any(number(g["metrics"][k]) is not None for g in generations)
     ]
     return [k for k in LEAD_METRICS if k in keys] + [k for k in keys if k not in LEAD_METRICS]
 
@@ -144,14 +144,14 @@ def class_shares_of(metrics: Mapping[str, Any], n_classes: int) -> list[float] |
     """Generated class shares as a dense list: a list as stored, or a sparse {class: share} dict (absent = 0)."""
     shares = metrics.get("class_shares")
     if isinstance(shares, list):
-        out = [_number(s) for s in shares]
+        out = [number(s) for s in shares]
         if len(out) != n_classes or any(s is None for s in out):
             return None
         return [float(s) for s in out if s is not None]
     if isinstance(shares, dict):
         dense = [0.0] * n_classes
         for k, v in shares.items():
-            c, s = int(k), _number(v)
+            c, s = int(k), number(v)
             if not 0 <= c < n_classes or s is None:
                 return None
             dense[c] = s
@@ -203,7 +203,7 @@ def minority_loss(generations: Sequence[Mapping[str, Any]], *, threshold: float)
     """First generation t >= 1 at which minority_share < threshold x its generation-0 value; None without the key."""
     if not generations or not any("minority_share" in g.get("metrics", {}) for g in generations):
         return None
-    values = [_number(g.get("metrics", {}).get("minority_share")) for g in generations]
+    values = [number(g.get("metrics", {}).get("minority_share")) for g in generations]
     v0 = values[0]
     if v0 is None:
         return {"gen0": None, "threshold": None, "first_generation": None}
@@ -234,7 +234,7 @@ def summary_scores(
     if known_metrics is None:
         known_metrics = [*metric_registry(), *results.get("metric_info", {})]
     keys = summary_metric_keys(generations, known_metrics, extra=["minority_share"])
-    metrics = {k: curve_scores([_number(g["metrics"][k]) for g in generations]) for k in keys}
+    metrics = {k: curve_scores([number(g["metrics"][k]) for g in generations]) for k in keys}
     real_shares = [float(p) for p in results.get("evaluation", {}).get("real_class_shares") or []]
     out: dict[str, Any] = {
         "version": SUMMARY_VERSION,

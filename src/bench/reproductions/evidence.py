@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 
 from bench.config import compose
 from bench.report.aggregate import Estimate, Run, estimate, load_runs, result_config
+from bench.report.summary import number
 from bench.reproductions.claims import Arm
 
 
@@ -50,8 +51,7 @@ class ArmRuns:
         """seed -> the metric at generation t (negative t counts from the last)."""
         out: dict[int, float | None] = {}
         for seed, run in self.runs.items():
-            v = run.results["generations"][t]["metrics"].get(metric)
-            out[seed] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+            out[seed] = number(run.results["generations"][t]["metrics"].get(metric))
         return out
 
     def at(self, metric: str, t: int) -> Estimate:
