@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from bench.config import NOT_RESULT_KEYS
 from bench.data.images import arrays_checksum
 from bench.errors import BenchError, check_positive
 from bench.evaluate import load_images
@@ -37,8 +38,13 @@ from bench.seeding import derive_seed, generator
 
 log = logging.getLogger("bench")
 
-# trainer keys that do not change training (threads change float sums, not the recipe; bench.config.NOT_RESULT_KEYS)
-_NOT_TRAINING_KEYS = ("num_threads", "enable_progress_bar", "logger", "log_every_n_steps")
+# trainer keys that do not change the trained weights' recipe: those that name no run (threads change float sums,
+# not the recipe), and where training curves are logged
+_NOT_TRAINING_KEYS = (
+    *(k.removeprefix("trainer.") for k in NOT_RESULT_KEYS if k.startswith("trainer.")),
+    "logger",
+    "log_every_n_steps",
+)
 
 
 def check_share(value: Any) -> float:

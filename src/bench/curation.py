@@ -23,19 +23,21 @@ from typing import Any
 import torch
 
 from bench.errors import BenchError
+from bench.loops import Loop
 from bench.metrics.memorization import nearest
 from bench.real_side import RealSide
 
 
 class Curator:
-    def __init__(self, method: str, keep: int, candidates: int, real: RealSide, cfg) -> None:
-        self.method = method
-        self.keep = keep
+    def __init__(self, loop: Loop, real: RealSide, cfg) -> None:
+        assert loop.curation is not None
+        self.method = loop.curation
+        self.keep = loop.synthetic_size
         # S_s may hold more images than the candidates (the run draws max(candidates, metrics.n_samples) to score
         # them): curation ranks the first `candidates`, so the kept share is the configured one
-        self.candidates = candidates
+        self.candidates = loop.n_candidates
         self.evaluator = real.evaluator
-        if method == "confidence" and real.evaluator.classifier is None:
+        if self.method == "confidence" and real.evaluator.classifier is None:
             raise BenchError(
                 f"loop.curation=confidence needs a classifier for data={real.data.name}, which has none; "
                 "use nearest_real or detector"
@@ -44,12 +46,12 @@ class Curator:
         assert real_features is not None, "run.py builds the evaluator with D_0"
         self.real_features: torch.Tensor = real_features
         self.detector = None
-        if method == "detector":
+        if self.method == "detector":
             from bench.audit import curation_detector
 
             self.detector = curation_detector(cfg, real.evaluator)
         self._curated: dict[int, tuple[torch.Tensor, dict]] = {}
-        self._used: list[int] = []
+        self._used: set[int] = set()
 
     def wrap(self, load: Callable[[int], torch.Tensor]) -> Callable[[int], torch.Tensor]:
         """`LoopContext.synthetic` with curation: s -> the kept images of S_s."""
@@ -57,14 +59,13 @@ class Curator:
         def curated(s: int) -> torch.Tensor:
             if s not in self._curated:
                 self._curated[s] = self.curate(load(s)[: self.candidates])
-            if s not in self._used:
-                self._used.append(s)
+            self._used.add(s)
             return self._curated[s][0]
 
         return curated
 
     def start_generation(self) -> None:
-        self._used = []
+        self._used = set()
 
     def report(self) -> dict[str, Any] | None:
         """What the last `training_set` call kept, for the generation's record (None: it took no synthetic set)."""

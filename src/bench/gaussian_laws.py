@@ -10,6 +10,8 @@ expected values. tests/test_gaussian.py checks these laws; `python -m bench.repr
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from bench.build import build
@@ -18,8 +20,8 @@ from bench.loops import LoopContext
 from bench.models.gaussian import Gaussian
 from bench.seeding import generator
 
-SHAPE = (1, 2, 2)  # D = 4 pixels
-D = 4
+SHAPE = (1, 2, 2)
+D = math.prod(SHAPE)  # 4 pixels
 SIGMA = 20.0  # pixel standard deviation around 128: 6 sigma from 0 and 255
 N = 8  # images per generation: the shrink factor is 7/8
 T = 6

@@ -112,7 +112,7 @@ def _run(cfg: DictConfig) -> dict:
         _write_views(folder.path, header, records, cfg)  # an interruption may have left them a generation behind
         log.info(f"resuming {folder.path} after generation {done[-1]}")
     # loop.curation: later generations train on the best-scoring share of each S_s (bench.curation)
-    curator = Curator(loop.curation, loop.synthetic_size, loop.n_candidates, real, cfg) if loop.curation else None
+    curator = Curator(loop, real, cfg) if loop.curation else None
     ctx = LoopContext(
         seed=int(cfg.seed),
         initial=initial,

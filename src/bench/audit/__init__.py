@@ -55,7 +55,7 @@ def audit_pool(
         raise BenchError(f"--n-train + --n-calibration = {need} exceeds the {len(data.train_images)} real images")
     # the detector must not learn or calibrate on images of the pool itself (auditing a subset of the train pool
     # would otherwise see its own training images flagged as real): exact copies are left out of the known sets
-    in_pool = _image_keys(pool)
+    in_pool = set(_image_keys(pool))
     real = _outside(data.train_images, in_pool, need, "real images of the data set", seed, "real")
     if synthetic is None:
         synthetic, source = earlier_generator(cfg, evaluator, need, "audit")
@@ -89,18 +89,16 @@ def audit_pool(
     }
 
 
-def _image_keys(images: torch.Tensor) -> set[bytes]:
-    return {hashlib.blake2b(x.numpy().tobytes(), digest_size=16).digest() for x in images}
+def _image_keys(images: torch.Tensor) -> list[bytes]:
+    """A short hash of each image's bytes: exact copies share it."""
+    return [hashlib.blake2b(x.numpy().tobytes(), digest_size=16).digest() for x in images]
 
 
 def _outside(images: torch.Tensor, exclude: set[bytes], n: int, what: str, seed: int, purpose: str) -> torch.Tensor:
     """n images, in a seeded order, none of which is an exact copy of an excluded one."""
-    order = torch.randperm(len(images), generator=generator(seed, "audit", purpose))
-    kept = [
-        i
-        for i in order.tolist()
-        if hashlib.blake2b(images[i].numpy().tobytes(), digest_size=16).digest() not in exclude
-    ]
+    order = torch.randperm(len(images), generator=generator(seed, "audit", purpose)).tolist()
+    keys = _image_keys(images)
+    kept = [i for i in order if keys[i] not in exclude]
     if len(kept) < n:
         raise BenchError(
             f"{what}: {len(kept)} are not in the pool, --n-train + --n-calibration = {n} are needed; lower them"

@@ -63,17 +63,17 @@ def _parse(args):
 def _build(args) -> str:
     from bench.errors import BenchError
     from bench.reproductions.claims import ARMS
-    from bench.reproductions.evidence import Evidence, collect
+    from bench.reproductions.evidence import Evidence, arm_keys, collect
     from bench.reproductions.gaussian import law_rows
     from bench.reproductions.gaussian import verdict as law_verdict
     from bench.reproductions.page import render
     from bench.reproductions.verdicts import NOT_RUN, RULES, Verdict
 
     seeds, claims = _parse(args)
-    arm_keys = list(dict.fromkeys(k for c in claims for k in c.arms))
-    arms = [ARMS[k] for k in arm_keys]
+    arms = [ARMS[k] for k in dict.fromkeys(k for c in claims for k in c.arms)]
     outputs = Path(args.outputs)
-    found = collect([outputs] if outputs.exists() else [], arms, seeds, args.overrides)
+    keys = arm_keys(arms, args.overrides)
+    found = collect([outputs] if outputs.exists() else [], arms, seeds, keys)
     if not args.no_run:
         for arm in arms:
             missing = [s for s in seeds if s not in found[arm.key].runs]
@@ -85,7 +85,8 @@ def _build(args) -> str:
             print("running: " + " ".join(command[1:]), flush=True)
             if subprocess.run(command).returncode != 0:
                 raise BenchError(f"the runs of {arm.key} failed: {' '.join(command[1:])}")
-        found = collect([outputs] if outputs.exists() else [], arms, seeds, args.overrides)
+        keys = arm_keys(arms, args.overrides)
+    found = collect([outputs] if outputs.exists() else [], arms, seeds, keys)
 
     evidence = Evidence(found)
     verdicts: dict[str, Verdict] = {}

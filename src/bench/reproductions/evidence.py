@@ -58,15 +58,20 @@ class ArmRuns:
         return estimate(self.values(metric, t).values())
 
 
-def collect(paths: Sequence[str | Path], arms: Sequence[Arm], seeds: Sequence[int], extra: Sequence[str] = ()):
-    """{arm key: ArmRuns} of the finished runs under `paths` with the given seeds."""
+def arm_keys(arms: Sequence[Arm], extra: Sequence[str] = ()) -> dict[str, str]:
+    """{arm key: the identity its runs have in a run folder} (one Hydra compose per arm)."""
+    return {arm.key: _key(arm_config(arm, extra)) for arm in arms}
+
+
+def collect(paths: Sequence[str | Path], arms: Sequence[Arm], seeds: Sequence[int], keys: dict[str, str]):
+    """{arm key: ArmRuns} of the finished runs under `paths` with the given seeds; `keys` from `arm_keys`."""
     by_config: dict[str, list[Run]] = {}
     for run in load_runs(paths, skip_invalid=True, warn=lambda _: None) if paths else []:
         by_config.setdefault(_key(run.config), []).append(run)
     out: dict[str, ArmRuns] = {}
     for arm in arms:
         found = ArmRuns(arm)
-        for run in by_config.get(_key(arm_config(arm, extra)), []):
+        for run in by_config.get(keys[arm.key], []):
             if run.seed in seeds:
                 found.runs[run.seed] = run
         out[arm.key] = found
