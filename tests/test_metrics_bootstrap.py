@@ -117,3 +117,19 @@ def test_score_intervals_come_from_the_fast_path(monkeypatch):
     for key in BOOTSTRAP_KEYS:
         for end in ("_ci_low", "_ci_high"):
             assert slow[key + end] == pytest.approx(fast[key + end], rel=1e-9, abs=1e-7), key + end
+
+
+def test_large_dimensions_take_weighted_products_that_equal_the_packed_moments(monkeypatch):
+    """Above a few hundred dimensions the moments come from one weighted product per resample instead of the
+    packed outer products (too slow there); both are sum_j w_bj x_j x_j^T."""
+    from bench.metrics import _resample
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 24, generator=g, dtype=torch.float64)
+    w = torch.randint(0, 3, (20, 300), generator=g).double()
+    packed = torch.cat(list(_resample._moment_blocks(w, x)))
+    monkeypatch.setattr(_resample, "_TEMP", 10)  # a block of outer products would hold < 64 rows
+    weighted = torch.cat(list(_resample._moment_blocks(w, x)))
+    expected = torch.einsum("bj,jd,je->bde", w, x, x)
+    torch.testing.assert_close(packed, expected, rtol=1e-12, atol=1e-10)
+    torch.testing.assert_close(weighted, expected, rtol=1e-12, atol=1e-10)
