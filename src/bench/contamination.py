@@ -16,14 +16,12 @@ The earlier generator (`data.contamination_source`):
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -32,7 +30,7 @@ from bench.data.images import arrays_checksum
 from bench.errors import BenchError, check_positive
 from bench.evaluate import load_images
 from bench.evaluation import Evaluator
-from bench.report.atomic import write_bytes
+from bench.report.atomic import npy_bytes, torch_bytes, write_bytes
 from bench.report.run_folder import load_checkpoint
 from bench.seeding import derive_seed, generator
 
@@ -127,14 +125,10 @@ def _trained_generator_images(
         model.load_state_dict(load_checkpoint(model_path))
     else:
         _train(cfg, evaluator, model, seed)
-        buf = io.BytesIO()
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
-        write_bytes(model_path, buf.getvalue())
+        write_bytes(model_path, torch_bytes({k: v.detach().cpu() for k, v in model.state_dict().items()}))
         write_bytes(folder / f"{stem}.json", json.dumps(spec, indent=1, default=str).encode())
     images = model.sample(n, generator=generator(seed, "contaminator", purpose), **sampling_settings(cfg)).cpu()
-    out = io.BytesIO()
-    np.save(out, images.numpy(), allow_pickle=False)
-    write_bytes(samples_path, out.getvalue())
+    write_bytes(samples_path, npy_bytes(images.numpy()))
     return images, {**info, "sha256": arrays_checksum(images)}
 
 

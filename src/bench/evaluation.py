@@ -9,7 +9,6 @@ measures itself (`ImageDataset.measure`: tails' colours, Stacked MNIST's mode co
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from bench.errors import BenchError
 from bench.features import FeatureExtractor, extractors_for
 from bench.metrics import METRIC_INFO, RealReference, score, train_nn_distances
 from bench.metrics.reference import REFERENCE_VERSION
-from bench.report.atomic import write_bytes
+from bench.report.atomic import torch_bytes, write_bytes
 from bench.seeding import generator as seeded_generator
 
 
@@ -163,9 +162,7 @@ class Evaluator:
             except Exception:
                 pass  # a damaged cache entry is recomputed, never trusted
         value = compute()
-        buf = io.BytesIO()
-        torch.save(value, buf)
-        write_bytes(path, buf.getvalue())
+        write_bytes(path, torch_bytes(value))
         return value
 
     def extract(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -172,7 +173,10 @@ class RealReference:
         return ref
 
     def save(self, path: str | os.PathLike) -> None:
-        torch.save(self.to_dict(), path)
+        """Written atomically: a crash leaves the previous file, never half of this one."""
+        from bench.report.atomic import torch_bytes, write_bytes
+
+        write_bytes(Path(path), torch_bytes(self.to_dict()))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> RealReference:

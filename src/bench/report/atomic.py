@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -26,6 +27,24 @@ def write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def torch_bytes(obj) -> bytes:
+    """What torch.save writes (tensors and plain containers: what `torch.load(weights_only=True)` reads)."""
+    import torch  # on use: the leaderboard reads run folders without importing torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def npy_bytes(array) -> bytes:
+    """A .npy file's bytes (never pickled); `array` a numpy array or a CPU tensor."""
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array), allow_pickle=False)
+    return buf.getvalue()
 
 
 def write_text(path: Path, text: str) -> None:

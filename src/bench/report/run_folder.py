@@ -6,7 +6,6 @@ a generation either exists completely (record.json, model.pt, samples.npy, sampl
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import shutil
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 
 from bench.errors import BenchError
-from bench.report.atomic import json_text, write_bytes
+from bench.report.atomic import json_text, npy_bytes, torch_bytes, write_bytes
 from bench.report.grid import grid_png
 
 GEN_RE = re.compile(r"^gen_(\d{3,})$")
@@ -114,12 +113,8 @@ def commit_folder(
     if export is not None:
         export(tmp)
     if state_dict is not None:
-        buf = io.BytesIO()
-        torch.save(state_dict, buf)
-        write_bytes(tmp / "model.pt", buf.getvalue())
-    buf = io.BytesIO()
-    np.save(buf, samples.numpy(), allow_pickle=False)
-    write_bytes(tmp / "samples.npy", buf.getvalue())
+        write_bytes(tmp / "model.pt", torch_bytes(state_dict))
+    write_bytes(tmp / "samples.npy", npy_bytes(samples.numpy()))
     write_bytes(tmp / "samples.png", grid_png(samples))
     # record.json last: its presence is what marks the folder finished
     write_bytes(tmp / "record.json", json_text(record).encode())
