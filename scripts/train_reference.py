@@ -65,12 +65,10 @@ def random_shift(x: torch.Tensor, gen: torch.Generator, max_shift: int = MAX_SHI
     dx = torch.randint(0, 2 * max_shift + 1, (n,), generator=gen)
     rows = (dy[:, None] + torch.arange(h))[:, :, None]  # (N, H, 1)
     cols = (dx[:, None] + torch.arange(w))[:, None, :]  # (N, 1, W)
-    if c == 1:  # MNIST's path, unchanged: the shipped weights were made with it
-        return padded[torch.arange(n)[:, None, None], 0, rows, cols].unsqueeze(1)
-    out = padded[
+    # one gather for any channel count (for C = 1 it equals the single-channel gather the MNIST weights were made with)
+    return padded[
         torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None], rows[:, None], cols[:, None]
     ]
-    return out
 
 
 @torch.inference_mode()
