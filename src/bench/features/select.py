@@ -9,9 +9,7 @@ classes, else from the data set's own, else there are none and the mode metrics 
 
 from __future__ import annotations
 
-from hydra.utils import get_method
-from omegaconf import DictConfig, OmegaConf
-
+from bench.build import build
 from bench.errors import BenchError
 from bench.features.extractor import FeatureExtractor, load_extractor, shipped
 
@@ -19,18 +17,8 @@ STANDARD = {"inception": "bench.features.inception.load_inception", "dinov2": "b
 
 
 def build_extractor(node) -> FeatureExtractor:
-    """An extractor from a config node: `_target_` names the loader, the other keys are its arguments."""
-    raw = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
-    assert isinstance(raw, dict), f"an extractor config is a mapping, got {type(raw).__name__}"
-    kwargs = {str(k): v for k, v in raw.items()}
-    target = kwargs.pop("_target_", None)
-    if target is None:
-        raise BenchError(f"extractor config {kwargs} has no _target_")
-    try:
-        fn = get_method(str(target))
-    except Exception:
-        raise BenchError(f"extractor _target_ {target!r} cannot be imported") from None
-    return fn(**kwargs)
+    """An extractor from a config node: `_target_` names the loader, the other keys (`name` too) its arguments."""
+    return build(node, keep_name=True, what="extractor")
 
 
 def standard(name: str, metrics_cfg) -> FeatureExtractor:
