@@ -218,7 +218,7 @@ def prdc_pass(
             found = _block_candidates(bounds, lam, bmin, col_hi_block[None, :], col_hi[None, :], None)
             if found is not None:
                 jj, pp, lv = found
-                _sparse_columns(bounds, s, c, jj, pp, lv, pr_c, dc_c, real_of, inside, res)
+                _sparse_columns(bounds, s, c, jj, pp, lv, pr_c, dc_c, inside, res)
             else:
                 up = _upper(lam, bounds, s, e)
                 _dense_columns(lam, up, bounds, s, e, pr_c, dc_c, strict, res)
@@ -279,7 +279,7 @@ def _block_candidates(
     return jb[pi], pos[pi, ti], vals[pi, ti].double()
 
 
-def _sparse_columns(bounds, s, c, jj, pp, lv, pr_c, dc_c, real_of, inside, res: PassResult) -> None:
+def _sparse_columns(bounds, s, c, jj, pp, lv, pr_c, dc_c, inside, res: PassResult) -> None:
     """Precision / density / coverage decisions for candidate pairs (tile row jj, tile column pp)."""
     gj = jj + s
     upv = lv + bounds.slack(gj, pp)
