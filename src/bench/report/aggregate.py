@@ -1,8 +1,9 @@
 """Many results.json files -> validated runs -> groups of seeds -> means and 95% intervals, per track.
 
-Reading. A results.json is read as strict JSON only (nothing is executed or unpickled): NaN / Infinity
-literals, duplicate keys and non-UTF-8 text are refused. It is then checked against the published schema
-(src/bench/schema/results.schema.json; `validate` implements the subset of JSON Schema that file uses) and
+Reading. A results.json is read as strict JSON only (bench.report.results.read_strict_json: nothing is executed
+or unpickled): NaN / Infinity literals, floats that overflow a double (1e999), integers beyond 2^63, duplicate
+keys and non-UTF-8 text are refused. It is then checked against the published schema
+(src/bench/schema/results.schema.json, with the `jsonschema` package: Draft 2020-12, format checks on) and
 for consistency (generations numbered 0.., as many as the config says for a finished run, sample sizes and
 class counts that agree with `evaluation`, metric directions that agree with METRIC_INFO). A rejected file
 raises InvalidResults, one line naming the file and the field: `other/results.json: generations[2].metrics.fid
@@ -29,22 +30,24 @@ import hashlib
 import json
 import math
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from jsonschema import Draft202012Validator, ValidationError
+from jsonschema.exceptions import best_match
 
 from bench.config import NOT_RESULT_KEYS as RUN_NOT_RESULT_KEYS
 from bench.errors import BenchError
+from bench.report.results import json_path, parse_strict_json, read_strict_json
 from bench.report.summary import metric_registry, number, summary_scores
 
 # keys (and the keys under them) that do not change what a run computes: the one list that also names run folders
 # and checks resumes; `seed` is what tells the runs of a group apart
 NOT_RESULT_KEYS = frozenset(RUN_NOT_RESULT_KEYS)
-MAX_FILE_BYTES = 256 * 2**20  # a results.json of 1000 classes x 100 generations is a few MB
 LEVEL = 0.95
 # summary scores that are a generation at which something happened; "never" counts as T (censored)
 EVENT_SCORES = ("class_loss.first_generation", "class_loss.first_loss_generation", "minority.first_generation")
@@ -54,48 +57,6 @@ class InvalidResults(BenchError):
     """A results.json that cannot be used: `<file>: <field> <problem>`, one line."""
 
 
-# ---------------------------------------------------------------- strict JSON
-
-
-class _NonFinite:
-    def __init__(self, literal: str) -> None:
-        self.literal = literal
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"duplicate key {k!r}")
-        out[k] = v
-    return out
-
-
-def _find_non_finite(x: Any, path: str = "") -> tuple[str, str] | None:
-    if isinstance(x, _NonFinite):
-        return path, x.literal
-    items: Iterable[tuple[str, Any]] = ()
-    if isinstance(x, dict):
-        items = ((f"{path}.{k}" if path else str(k), v) for k, v in x.items())
-    elif isinstance(x, list):
-        items = ((f"{path}[{i}]", v) for i, v in enumerate(x))
-    for p, v in items:
-        found = _find_non_finite(v, p)
-        if found:
-            return found
-    return None
-
-
-def parse_strict_json(text: str) -> Any:
-    """JSON as RFC 8259 has it: a NaN / Infinity literal or a duplicate key is a ValueError naming the field."""
-    doc = json.loads(text, parse_constant=_NonFinite, object_pairs_hook=_no_duplicates)
-    found = _find_non_finite(doc)
-    if found:
-        where, literal = found
-        raise ValueError(f"{where or '(top level)'} is {literal}, which is not JSON (write null)")
-    return doc
-
-
 # ---------------------------------------------------------------- schema
 
 
@@ -103,25 +64,15 @@ def parse_strict_json(text: str) -> Any:
 def results_schema() -> dict[str, Any]:
     """The published JSON Schema of results.json (bench/schema/results.schema.json)."""
     text = resources.files("bench").joinpath("schema", "results.schema.json").read_text()
-    schema: dict[str, Any] = json.loads(text)
+    schema: dict[str, Any] = parse_strict_json(text)
     return schema
 
 
-# the JSON Schema keywords `validate` understands; the published schema may use no other (a test checks)
-SUPPORTED_KEYWORDS = frozenset(
-    {"$schema", "$id", "$defs", "$ref", "title", "description", "type", "required", "properties"}
-    | {"additionalProperties", "items", "enum", "minimum", "maximum", "minItems", "minLength", "pattern"}
-)
-_TYPES: dict[str, Callable[[Any], bool]] = {
-    "object": lambda x: isinstance(x, dict),
-    "array": lambda x: isinstance(x, list),
-    "string": lambda x: isinstance(x, str),
-    "boolean": lambda x: isinstance(x, bool),
-    "null": lambda x: x is None,
-    "number": lambda x: isinstance(x, (int, float)) and not isinstance(x, bool),
-    "integer": lambda x: isinstance(x, (int, float)) and not isinstance(x, bool) and float(x).is_integer(),
-}
-_ARTICLE = {"object": "an object", "array": "an array", "integer": "an integer", "null": "null"}
+@functools.cache
+def _validator() -> Draft202012Validator:
+    schema = results_schema()
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def _describe(x: Any) -> str:
@@ -129,65 +80,47 @@ def _describe(x: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
-    ref = schema.get("$ref")
-    if ref is None:
-        return schema
-    assert ref.startswith("#/"), f"only local $ref is supported, got {ref!r}"
-    node: Any = root
-    for part in ref[2:].split("/"):
-        node = node[part]
-    return _resolve(node, root)
+_ARTICLE = {"object": "an object", "array": "an array", "integer": "an integer", "null": "null"}
 
 
-def validate(doc: Any, schema: Mapping[str, Any], *, root: Mapping[str, Any] | None = None, path: str = "") -> None:
-    """Raise ValueError('<field> <problem>') where `doc` first breaks `schema` (the subset in SUPPORTED_KEYWORDS).
+def _message(error: ValidationError) -> str:
+    """One line for a jsonschema error: the JSON path of the bad value, then what is wrong with it."""
+    where = json_path(error.absolute_path)
+    kind, bound, value = error.validator, error.validator_value, error.instance
+    bound = cast(Any, bound)  # the keyword's value in the schema (jsonschema types it Any | Unset)
+    value = cast(Any, value)
+    if kind == "required":
+        missing = next((k for k in bound if isinstance(value, dict) and k not in value), "?")
+        return f"{json_path([*error.absolute_path, missing])} missing"
+    if kind == "type":
+        types = [bound] if isinstance(bound, str) else list(bound)
+        return f"{where} is {_describe(value)}, expected {' or '.join(_ARTICLE.get(t, f'a {t}') for t in types)}"
+    if kind == "enum":
+        return f"{where} is {_describe(value)}, expected one of {', '.join(map(str, bound))}"
+    if kind == "minimum":
+        return f"{where} is {_describe(value)}, below the minimum {bound}"
+    if kind == "maximum":
+        return f"{where} is {_describe(value)}, above the maximum {bound}"
+    if kind == "minLength" and bound == 1:
+        return f"{where} is empty"
+    if kind == "maxLength":
+        return f"{where} is {len(value)} characters long, at most {bound} allowed"
+    if kind == "pattern":
+        return f"{where} is {_describe(value)}, which does not match {bound}"
+    if kind == "minItems":
+        return f"{where} has {len(value)} items, at least {bound} needed"
+    if kind == "additionalProperties":
+        return f"{where} has a key that is not allowed here"
+    return f"{where}: {error.message.splitlines()[0][:200]}"
 
-    Fields are named as `generations[2].metrics.fid`. Like JSON Schema, numeric bounds apply to numbers only
-    (a null passes `minimum`), and `properties` / `required` to objects only.
-    """
-    root = schema if root is None else root
-    schema = _resolve(schema, root)
-    unknown = set(schema) - SUPPORTED_KEYWORDS
-    assert not unknown, f"schema keyword(s) {sorted(unknown)} at {path or '(top level)'} are not supported"
-    where = path or "(top level)"
-    if "type" in schema:
-        types = [schema["type"]] if isinstance(schema["type"], str) else list(schema["type"])
-        if not any(_TYPES[t](doc) for t in types):
-            wanted = " or ".join(_ARTICLE.get(t, f"a {t}") for t in types)
-            raise ValueError(f"{where} is {_describe(doc)}, expected {wanted}")
-    if "enum" in schema and doc not in schema["enum"]:
-        raise ValueError(f"{where} is {_describe(doc)}, expected one of {', '.join(map(str, schema['enum']))}")
-    if _TYPES["number"](doc):
-        if "minimum" in schema and doc < schema["minimum"]:
-            raise ValueError(f"{where} is {doc}, below the minimum {schema['minimum']}")
-        if "maximum" in schema and doc > schema["maximum"]:
-            raise ValueError(f"{where} is {doc}, above the maximum {schema['maximum']}")
-    if isinstance(doc, str):
-        if len(doc) < schema.get("minLength", 0):
-            raise ValueError(f"{where} is empty")
-        if "pattern" in schema and not re.search(schema["pattern"], doc):
-            raise ValueError(f"{where} is {_describe(doc)}, which does not match {schema['pattern']}")
-    if isinstance(doc, dict):
-        for key in schema.get("required", []):
-            if key not in doc:
-                raise ValueError(f"{path + '.' if path else ''}{key} missing")
-        props = schema.get("properties", {})
-        extra = schema.get("additionalProperties", True)
-        for key, value in doc.items():
-            sub = f"{path}.{key}" if path else str(key)
-            if key in props:
-                validate(value, props[key], root=root, path=sub)
-            elif extra is False:
-                raise ValueError(f"{sub} is not allowed here")
-            elif isinstance(extra, dict):
-                validate(value, extra, root=root, path=sub)
-    if isinstance(doc, list):
-        if len(doc) < schema.get("minItems", 0):
-            raise ValueError(f"{where} has {len(doc)} items, at least {schema['minItems']} needed")
-        if "items" in schema:
-            for i, value in enumerate(doc):
-                validate(value, schema["items"], root=root, path=f"{path}[{i}]")
+
+def validate(doc: Any) -> None:
+    """Raise ValueError('<field> <problem>') where `doc` breaks the published schema (jsonschema, Draft 2020-12,
+    format checks on). Fields are named as `generations[2].metrics.fid`; of several errors the one `jsonschema`
+    ranks most relevant (best_match) is reported."""
+    error = best_match(_validator().iter_errors(doc))
+    if error is not None:
+        raise ValueError(_message(error))
 
 
 # ---------------------------------------------------------------- consistency
@@ -245,21 +178,11 @@ def load_results(path: str | Path) -> dict[str, Any]:
     """Read and check one results.json; InvalidResults('<path>: <field> <problem>') if it cannot be used."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise InvalidResults(f"{path}: larger than {MAX_FILE_BYTES >> 20} MiB, not a results.json")
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidResults(f"{path}: not UTF-8 text") from None
-    except OSError as e:
-        raise InvalidResults(f"{path}: cannot be read ({e.strerror})") from None
+        doc = read_strict_json(path)
+    except BenchError as e:
+        raise InvalidResults(str(e)) from None
     try:
-        doc = parse_strict_json(text)
-    except json.JSONDecodeError as e:
-        raise InvalidResults(f"{path}: not JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
-    except ValueError as e:
-        raise InvalidResults(f"{path}: {e}") from None
-    try:
-        validate(doc, results_schema())
+        validate(doc)
         check_consistency(doc)
     except ValueError as e:
         raise InvalidResults(f"{path}: {e}") from None
