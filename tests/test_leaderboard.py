@@ -195,3 +195,56 @@ def test_headless_chromium_renders_every_row(tmp_path):
     assert "vae replace" in dom and "vae real" in dom
     assert dom.count("<polyline") >= 4 * 5  # a curve per entry and main metric
     assert "&lt;img src=x onerror=alert(1)&gt;" in dom and "<img" not in dom  # a label is text, never markup
+
+
+def _unhealthy(doc: dict, *, generations: bool = True) -> dict:
+    """`doc` with its generation 0 marked unhealthy, as the health gate writes it."""
+    doc["generations"][0]["healthy"] = False
+    doc["generations"][0]["warnings"] = ["generation 0 fails the health gate: FID 248.0 > 3 x the floor's 5.00"]
+    return doc
+
+
+def test_an_unhealthy_generation_0_is_never_ranked_among_healthy_runs(tmp_path):
+    # the unhealthy run has the better (lower) FID everywhere: ranked, it would come first
+    write_run(tmp_path / "runs", "healthy", make_results(loop="replace", curves=_curves([300.0, 310.0, 320.0])))
+    write_run(tmp_path / "runs", "nan", _unhealthy(make_results(loop="real", curves=_curves([20.0, 21.0, 22.0]))))
+    board = tmp_path / "out"
+    build_leaderboard([tmp_path / "runs"], out_dir=board, n_resamples=0)
+    rows = _read_csv(board / "leaderboard.csv")
+    ranks = {r["entry"]: r["rank"] for r in rows}
+    reasons = {r["entry"]: r["not_ranked"] for r in rows}
+    assert ranks == {"vae replace": "1", "vae real": ""}
+    assert reasons["vae replace"] == "" and "generation 0 diverged or unhealthy in 1/1 seeds (0)" in reasons["vae real"]
+    md = (board / "leaderboard.md").read_text()
+    ranked, apart = md.split("### Not ranked")
+    assert "| 1 | vae replace |" in ranked and "vae real" not in ranked
+    assert "| – | vae real |" in apart and "health gate" in apart
+    html = (board / "leaderboard.html").read_text()
+    data = json.loads(re.search(r'<script type="application/json" id="data">(.*?)</script>', html, re.S).group(1))
+    entries = {e["label"]: e for e in data["tracks"][0]["entries"]}
+    assert entries["vae real"]["rank"] is None and "unhealthy" in entries["vae real"]["not_ranked"]
+    assert entries["vae replace"]["rank"] == 1 and entries["vae replace"]["not_ranked"] is None
+
+
+def test_one_unhealthy_seed_keeps_its_entry_out_of_the_ranking(tmp_path):
+    for s in range(3):
+        doc = make_results(seed=s, loop="real", curves=_curves([20.0 + s, 21.0, 22.0]))
+        write_run(tmp_path / "runs", f"real_s{s}", _unhealthy(doc) if s == 2 else doc)
+    write_run(tmp_path / "runs", "replace", make_results(loop="replace", curves=_curves([300.0, 310.0, 320.0])))
+    build_leaderboard([tmp_path / "runs"], out_dir=tmp_path, n_resamples=0)
+    rows = _read_csv(tmp_path / "leaderboard.csv")
+    assert {r["entry"]: r["rank"] for r in rows} == {"vae replace": "1", "vae real": ""}
+    assert {r["not_ranked"] for r in rows if r["entry"] == "vae real"} == {
+        "generation 0 diverged or unhealthy in 1/3 seeds (2); generation 0 unhealthy: generation 0 fails the health "
+        "gate: FID 248.0 > 3 x the floor's 5.00"
+    }
+
+
+def test_a_run_without_generation_0_is_a_diverged_one():
+    from bench.report.leaderboard import _generation_zero_problem
+
+    assert _generation_zero_problem({"generations": []}) == "no generation 0 (diverged)"
+    assert _generation_zero_problem({}) == "no generation 0 (diverged)"
+    assert _generation_zero_problem({"generations": [{"generation": 0, "healthy": True}]}) is None
+    assert _generation_zero_problem({"generations": [{"generation": 0}]}) is None
+    assert _generation_zero_problem({"generations": [{"generation": 0, "healthy": False}]}) == "generation 0 unhealthy"

@@ -15,6 +15,15 @@ seeds, and writes:
 
 Rows of different tracks (data set and checksum, feature extractor and sha256, images scored, generations) are
 never ranked together. Directions come from METRIC_INFO.
+
+An entry with a run whose generation 0 diverged or failed the health gate (no generations, or a generation-0
+record with `"healthy": false`) is never ranked: an under-trained or diverged model scores in ways that say
+nothing of collapse, and NaN-trained runs once topped a track. Such entries are listed apart, after the ranked
+ones, under "not ranked" with the reason (the `not_ranked` column of the CSV, a table of their own in the page).
+
+Every text from the files is made safe for where it goes (bench.report.safe_text): CSV cells that a spreadsheet
+would run as a formula start with `'`, markdown is HTML-escaped with `|` kept inside its cell, console lines
+carry no control characters.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from bench.critical_fraction import CriticalFraction, critical_fractions
 from bench.errors import BenchError
 from bench.report.aggregate import EVENT_SCORES, Estimate, Group, Track, direction, group_runs, load_runs, warn_stderr
 from bench.report.atomic import write_text
+from bench.report.safe_text import console_text, csv_row, md_text
 from bench.report.summary import DEFAULT_CLASS_THRESHOLD, SUMMARY_DEFINITIONS, metric_registry
 
 DEFAULT_RANK = "fid.auc"
@@ -68,6 +78,7 @@ CSV_FIELDS = [
     "n_generated",
     "generations",
     "rank",
+    "not_ranked",
     "entry",
     "seeds",
     "quantity",
@@ -90,6 +101,7 @@ class Leaderboard:
     tracks: dict[Track, list[Group]]
     rank_by: str
     ranks: dict[str, int | None] = field(default_factory=dict)  # group id -> rank in its track
+    not_ranked: dict[str, str] = field(default_factory=dict)  # group id -> why it is listed apart, unranked
     critical: list[CriticalFraction] = field(default_factory=list)
     n_files: int = 0
 
@@ -121,6 +133,27 @@ def rank_groups(groups: list[Group], key: str) -> dict[str, int | None]:
     return ranks
 
 
+def _generation_zero_problem(results: dict[str, Any]) -> str | None:
+    """Why generation 0 of one run is not a usable model: none committed (it diverged), or marked unhealthy."""
+    generations = results.get("generations") or []
+    first = next((g for g in generations if isinstance(g, dict) and g.get("generation") == 0), None)
+    if first is None:
+        return "no generation 0 (diverged)"
+    if first.get("healthy") is False:
+        warnings = [w for w in first.get("warnings") or [] if isinstance(w, str)]
+        return "generation 0 unhealthy" + (f": {warnings[0]}" if warnings else "")
+    return None
+
+
+def not_ranked_reason(g: Group) -> str | None:
+    """Why group `g` is listed apart instead of ranked: some seed's generation 0 diverged or is unhealthy."""
+    problems = [(r.seed, p) for r in g.runs if (p := _generation_zero_problem(r.results)) is not None]
+    if not problems:
+        return None
+    seeds = ", ".join(str(s) for s, _ in problems)
+    return f"generation 0 diverged or unhealthy in {len(problems)}/{len(g.runs)} seeds ({seeds}); {problems[0][1]}"
+
+
 def check_rank_key(tracks: dict[Track, list[Group]], key: str) -> None:
     names = sorted({k for groups in tracks.values() for g in groups for k in g.scores})
     if key not in names or direction(key) is None:
@@ -145,8 +178,15 @@ def build(
     tracks = group_runs(runs)
     check_rank_key(tracks, rank_by)
     board = Leaderboard(tracks=tracks, rank_by=rank_by, n_files=len(runs))
-    for groups in tracks.values():
-        board.ranks.update(rank_groups(groups, rank_by))
+    for track, groups in tracks.items():
+        reasons = {g.id: reason for g in groups if (reason := not_ranked_reason(g)) is not None}
+        healthy = [g for g in groups if g.id not in reasons]
+        apart = [g for g in groups if g.id in reasons]
+        board.ranks.update(rank_groups(healthy, rank_by))
+        rank_groups(apart, rank_by)  # only for their order: listed by the same score, never given a rank
+        board.ranks.update({g.id: None for g in apart})
+        board.not_ranked.update(reasons)
+        tracks[track] = healthy + apart
     board.critical = critical_fractions(runs, n_resamples=n_resamples)
     return board
 
@@ -187,17 +227,19 @@ def _columns(groups: Sequence[Group]) -> list[tuple[str, str]]:
 
 
 def _flags(g: Group) -> str:
-    flags = []
-    if g.unhealthy:
-        flags.append(f"gen 0 unhealthy in {g.unhealthy}/{len(g.runs)}")
+    flags = []  # an unhealthy generation 0 is no flag: such an entry is not ranked at all (not_ranked_reason)
     dirty = sum(1 for r in g.runs if (r.results.get("environment") or {}).get("source_dirty") is True)
     if dirty:
         flags.append(f"uncommitted source in {dirty}/{len(g.runs)}")
     return "; ".join(flags)
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _md_row(board: Leaderboard, g: Group, columns: Sequence[tuple[str, str]], generations: int) -> str:
+    rank = board.ranks.get(g.id)
+    entry = md_text(g.label) + (f" ⚠ {md_text(_flags(g))}" if _flags(g) else "")
+    cells = [fmt(rank) if rank is not None else "–", entry, str(len(g.runs))]
+    cells += [cell(g.scores.get(k), k, generations) for k, _ in columns]
+    return "| " + " | ".join(cells) + " |"
 
 
 def to_markdown(board: Leaderboard) -> str:
@@ -211,29 +253,42 @@ def to_markdown(board: Leaderboard) -> str:
     ]
     for track, groups in board.tracks.items():
         columns = _columns(groups)
-        lines += [f"## {_md_escape(track.label())}", ""]
+        lines += [f"## {md_text(track.label())}", ""]
         header = ["rank", "entry", "n", *(f"{t}{_arrow(k)}" for k, t in columns)]
-        lines += [
+        table_head = [
             "| " + " | ".join(header) + " |",
             "|" + "|".join(["---:", "---", "---:"] + ["---:"] * len(columns)) + "|",
         ]
-        for g in groups:
-            rank = board.ranks.get(g.id)
-            entry = _md_escape(g.label) + (f" ⚠ {_flags(g)}" if _flags(g) else "")
-            row = [fmt(rank) if rank is not None else "–", entry, str(len(g.runs))]
-            row += [cell(g.scores.get(k), k, track.generations) for k, _ in columns]
-            lines.append("| " + " | ".join(row) + " |")
-        lines.append("")
+
+        ranked = [g for g in groups if g.id not in board.not_ranked]
+        apart = [g for g in groups if g.id in board.not_ranked]
+        if ranked:
+            lines += [*table_head, *(_md_row(board, g, columns, track.generations) for g in ranked), ""]
+        if apart:
+            lines += [
+                "### Not ranked",
+                "",
+                "Entries with a run whose generation 0 diverged or failed the health gate: their scores measure a "
+                "failed training, not collapse, and are never ranked with the others.",
+                "",
+                *table_head,
+                *(_md_row(board, g, columns, track.generations) for g in apart),
+                "",
+                *(f"- {md_text(g.label)}: {md_text(board.not_ranked[g.id])}" for g in apart),
+                "",
+            ]
         critical = [c for c in board.critical if c.track == track]
         if critical:
             lines += ["Critical real fraction λ* (bench.critical_fraction):", ""]
             for c in critical:
-                lines.append(f"- {_md_escape(c.family)}: {c.sentence()}")
+                lines.append(f"- {md_text(c.family)}: {md_text(c.sentence())}")
                 for p in c.grid:
                     verdict = {True: "passes", False: "fails", None: "undecided"}[p.passes]
-                    reason = f" ({_md_escape(p.reason)})" if p.reason else ""
+                    reason = f" ({md_text(p.reason)})" if p.reason else ""
                     seeds = ", ".join(map(str, p.seeds))
-                    lines.append(f"  - λ = {p.real_fraction:g} ({p.loop}, seeds {seeds}): {verdict}{reason}")
+                    lines.append(
+                        f"  - λ = {p.real_fraction:g} ({md_text(str(p.loop))}, seeds {seeds}): {verdict}{reason}"
+                    )
             lines.append("")
     lines += ["## Definitions", ""]
     lines += [f"- `<metric>.{k}`: {v}" for k, v in SUMMARY_DEFINITIONS.items() if "." not in k]
@@ -265,22 +320,30 @@ def to_csv(board: Leaderboard) -> str:
             "generations": track.generations,
         }
         for g in groups:
-            row = {**base, "rank": _num(board.ranks.get(g.id)), "entry": g.label, "seeds": " ".join(map(str, g.seeds))}
+            row = {
+                **base,
+                "rank": _num(board.ranks.get(g.id)),
+                "not_ranked": board.not_ranked.get(g.id, ""),
+                "entry": g.label,
+                "seeds": " ".join(map(str, g.seeds)),
+            }
             quantities: list[tuple[str, int | None, Estimate]] = [(k, None, e) for k, e in g.scores.items()]
             quantities += [(m, t, e) for m, curve in g.curves.items() for t, e in enumerate(curve)]
             for name, t, e in quantities:
                 higher = direction(name)
                 writer.writerow(
-                    {
-                        **row,
-                        "quantity": name,
-                        "generation": "" if t is None else t,
-                        "higher_is_better": "" if higher is None else str(higher).lower(),
-                        "mean": _num(e.mean),
-                        "ci_low": _num(e.low),
-                        "ci_high": _num(e.high),
-                        "n": e.n,
-                    }
+                    csv_row(
+                        {
+                            **row,
+                            "quantity": name,
+                            "generation": "" if t is None else t,
+                            "higher_is_better": "" if higher is None else str(higher).lower(),
+                            "mean": _num(e.mean),
+                            "ci_low": _num(e.low),
+                            "ci_high": _num(e.high),
+                            "n": e.n,
+                        }
+                    )
                 )
     return buf.getvalue()
 
@@ -323,6 +386,7 @@ def html_data(board: Leaderboard) -> dict[str, Any]:
                         "id": g.id,
                         "label": g.label,
                         "rank": board.ranks.get(g.id),
+                        "not_ranked": board.not_ranked.get(g.id),
                         "seeds": g.seeds,
                         "flags": _flags(g),
                         "scores": {k: _est(g.scores.get(k)) for k, _ in columns},
@@ -391,16 +455,22 @@ def console_summary(board: Leaderboard, written: Sequence[Path]) -> str:
     lines = []
     title = dict(COLUMNS).get(board.rank_by, board.rank_by)
     for track, groups in board.tracks.items():
-        lines.append(f"track: {track.label()}")
+        lines.append(f"track: {console_text(track.label())}")
         width = max(len(g.label) for g in groups)
         for g in groups:
             rank = board.ranks.get(g.id)
             flags = f"  ⚠ {_flags(g)}" if _flags(g) else ""
+            if g.id in board.not_ranked:
+                flags += f"  not ranked: {board.not_ranked[g.id]}"
             lines.append(
-                f"  {fmt(rank) if rank is not None else '–':>3}. {g.label:<{width}}  {title}{_arrow(board.rank_by)} "
-                f"{cell(g.scores.get(board.rank_by), board.rank_by, track.generations)}  (n={len(g.runs)}){flags}"
+                f"  {fmt(rank) if rank is not None else '–':>3}. {console_text(g.label):<{width}}  "
+                f"{title}{_arrow(board.rank_by)} "
+                f"{cell(g.scores.get(board.rank_by), board.rank_by, track.generations)}  (n={len(g.runs)})"
+                + console_text(flags)
             )
-        lines += [f"  λ* {c.family}: {c.sentence()}" for c in board.critical if c.track == track]
+        lines += [
+            f"  λ* {console_text(c.family)}: {console_text(c.sentence())}" for c in board.critical if c.track == track
+        ]
     lines.append(f"written: {', '.join(str(p) for p in written)}")
     return "\n".join(lines)
 

@@ -36,17 +36,19 @@
   }
   function styleOf(i) { return { color: COLORS[i % COLORS.length], dash: DASHES[Math.floor(i / COLORS.length) % DASHES.length] }; }
 
-  function table(track) {
+  // entries: one table's rows (styled); apart: the entries never ranked (generation 0 diverged or unhealthy), shown
+  // with their reason
+  function table(track, entries, apart) {
     const columns = [
       { key: "rank", title: "rank", value: (e) => e.rank },
       { key: "entry", title: "entry", value: (e) => e.label, text: true },
       { key: "n", title: "n", value: (e) => e.seeds.length },
     ].concat(track.columns.map((c) => ({ key: c.key, title: c.title + arrow(c.higher), value: (e) => (e.scores[c.key] || [null])[0], score: c })));
+    if (apart) columns.push({ key: "not_ranked", title: "why not ranked", value: (e) => e.not_ranked, text: true });
     const tbody = el("tbody");
     const thead = el("thead");
     const headRow = el("tr");
-    const state = { key: "rank", dir: 1 };
-    const entries = track.entries.map((e, i) => Object.assign({ style: styleOf(i) }, e));
+    const state = { key: apart ? "entry" : "rank", dir: 1 };
 
     function render() {
       const col = columns.find((c) => c.key === state.key);
@@ -71,6 +73,7 @@
             : est && est[0] !== null ? "n=" + est[3] + ": no interval" : "no value";
           tr.append(el("td", { title: title }, main, el("span", { class: "pm" }, pm)));  // ± on its own line (CSS)
         }
+        if (apart) tr.append(el("td", { class: "entry reason" }, e.not_ranked));
         return tr;
       }));
       for (const th of headRow.children) {
@@ -89,7 +92,7 @@
     }
     thead.append(headRow);
     render();
-    return { node: el("table", { class: "board", id: "table-" + track.id }, thead, tbody), entries: entries };
+    return el("table", { class: apart ? "board not-ranked" : "board", id: (apart ? "apart-" : "table-") + track.id }, thead, tbody);
   }
 
   function chart(metric, entries, generations) {
@@ -176,10 +179,17 @@
   for (const track of DATA.tracks) {
     const section = el("section", { id: "track-" + track.id });
     section.append(el("h2", {}, track.label));
-    const t = table(track);
-    section.append(t.node);
+    const entries = track.entries.map((e, i) => Object.assign({ style: styleOf(i) }, e));
+    const ranked = entries.filter((e) => !e.not_ranked), apart = entries.filter((e) => e.not_ranked);
+    if (ranked.length) section.append(table(track, ranked, false));
+    if (apart.length) {
+      section.append(el("h3", {}, "Not ranked"),
+        el("p", { class: "muted" }, "Entries with a run whose generation 0 diverged or failed the health gate: " +
+          "their scores measure a failed training, not collapse, and are never ranked with the others."),
+        table(track, apart, true));
+    }
     const charts = el("div", { class: "charts" });
-    for (const m of track.curve_metrics) charts.append(chart(m, t.entries, track.generations));
+    for (const m of track.curve_metrics) charts.append(chart(m, entries, track.generations));
     section.append(critical(track), charts);  // λ* right under its table, before the curves
     board.append(section);
   }
