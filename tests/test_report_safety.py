@@ -113,3 +113,17 @@ def test_a_track_heading_is_escaped(tmp_path):
     md = (tmp_path / "leaderboard.md").read_text()
     (heading,) = [line for line in md.splitlines() if line.startswith("## ") and "generations" in line]
     assert "&lt;i&gt;mnist&lt;/i&gt;\\|x" in heading and "<i>" not in md
+
+
+def test_an_unwritable_leaderboard_folder_is_refused_before_reading(tmp_path, capsys):
+    from bench.leaderboard import main
+
+    write_run(tmp_path / "runs", "r", make_results())
+    (tmp_path / "file").write_text("x")
+    for out, problem in (
+        ("/proc/x", "cannot be written: no file can be created in /proc"),
+        (tmp_path / "file", "is not a folder"),
+    ):
+        assert main([str(tmp_path / "runs"), "--out", str(out), "--bootstrap", "0"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --out {out} ") and problem in err and err.count("\n") == 1, err

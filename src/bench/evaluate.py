@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from bench.errors import BenchError
+from bench.report.writable import check_writable_file
 
 IMAGE_SUFFIXES = (".png",)
 
@@ -28,11 +29,11 @@ def load_images(path: str | Path, image_shape: tuple[int, int, int], option: str
     if not path.exists():
         raise BenchError(f"{option} {path} does not exist; give a .npy/.npz file or a folder of PNG images")
     if path.is_dir():
-        array = _read_png_folder(path, option)
+        return torch.from_numpy(_read_png_folder(path, image_shape, option))
     elif path.suffix == ".npy":
-        array = _load_array(path, lambda: np.load(path, allow_pickle=False), option)
+        array = _load_array(path, lambda: _checked_npy(path, image_shape, option), option)
     elif path.suffix == ".npz":
-        array = _load_array(path, lambda: _first_array(np.load(path, allow_pickle=False), path, option), option)
+        array = _load_array(path, lambda: _first_array(path, image_shape, option), option)
     else:
         raise BenchError(f"{option} {path} has suffix {path.suffix!r}; allowed: .npy, .npz or a folder of .png files")
     return to_nchw(array, image_shape, f"{option} {path}")
@@ -44,56 +45,97 @@ def _load_array(path: Path, load, option: str) -> np.ndarray:
     except BenchError:
         raise
     except Exception as e:  # pickled object arrays are refused here too (allow_pickle=False)
-        raise BenchError(f"{option} {path} cannot be read as a numpy array ({type(e).__name__}: {e})") from None
+        reason = (str(e).splitlines() or [""])[0][:200]
+        raise BenchError(f"{option} {path} cannot be read as a numpy array ({type(e).__name__}: {reason})") from None
 
 
-def _first_array(npz, path: Path, option: str) -> np.ndarray:
-    keys = list(npz.keys())
-    for preferred in ("samples", "images", "x", "arr_0"):
-        if preferred in keys:
-            return npz[preferred]
-    if len(keys) == 1:
-        return npz[keys[0]]
-    raise BenchError(f"{option} {path} holds arrays {keys}; name the images 'samples' or 'images', or store only one")
+def _checked_npy(path: Path, image_shape: tuple[int, int, int], option: str) -> np.ndarray:
+    """A .npy file's array, its dtype and shape checked from the header (memory-mapped) before it is read."""
+    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    check_array_header(array.dtype, array.shape, image_shape, f"{option} {path}")
+    return np.array(array)
 
 
-def _read_png_folder(folder: Path, option: str) -> np.ndarray:
-    from PIL import Image
+def _first_array(path: Path, image_shape: tuple[int, int, int], option: str) -> np.ndarray:
+    """The images of a .npz file (`samples`, `images`, `x`, `arr_0` or its only member). The member's header
+    (dtype and shape) is checked before its data is decompressed; a pickled member is refused."""
+    with np.load(path, allow_pickle=False) as npz:
+        keys = list(npz.keys())
+        key = next((k for k in ("samples", "images", "x", "arr_0") if k in keys), keys[0] if len(keys) == 1 else None)
+        if key is None:
+            raise BenchError(
+                f"{option} {path} holds arrays {keys}; name the images 'samples' or 'images', or store only one"
+            )
+        name = f"{key}.npy" if f"{key}.npy" in npz.zip.namelist() else key
+        with npz.zip.open(name) as member:
+            version = np.lib.format.read_magic(member)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            if version not in read_header:
+                raise ValueError(f"npy format version {version} is not read; allowed: 1.0, 2.0")
+            shape, _, dtype = read_header[version](member)
+        if dtype.hasobject:
+            raise BenchError(
+                f"{option} {path}: member {key!r} holds Python objects (a pickle), which are never loaded; "
+                "allowed: a uint8 array"
+            )
+        check_array_header(dtype, shape, image_shape, f"{option} {path}")
+        array: np.ndarray = npz[key]
+        return array
+
+
+def check_array_header(dtype: np.dtype, shape: tuple[int, ...], image_shape: tuple[int, int, int], where: str) -> None:
+    """uint8 and one of the layouts `to_nchw` takes, from an array's header (nothing read yet)."""
+    c, h, w = image_shape
+    if dtype.hasobject:
+        raise BenchError(f"{where} holds Python objects (a pickle), which are never loaded; allowed: a uint8 array")
+    if dtype != np.uint8:
+        raise BenchError(
+            f"{where} has dtype {dtype}; images must be uint8 in 0..255 "
+            "(convert with (x * 255).round().astype('uint8'))"
+        )
+    shape = tuple(shape)
+    if not (
+        (len(shape) == 3 and c == 1 and shape[1:] == (h, w))
+        or (len(shape) == 4 and shape[1:] in ((c, h, w), (h, w, c)))
+    ):
+        allowed = f"(N, {h}, {w})" if c == 1 else ""
+        allowed = " or ".join(x for x in (allowed, f"(N, {c}, {h}, {w})", f"(N, {h}, {w}, {c})") if x)
+        raise BenchError(f"{where} has shape {shape}; allowed: {allowed}")
+
+
+def _read_png_folder(folder: Path, image_shape: tuple[int, int, int], option: str) -> np.ndarray:
+    """uint8 (N, C, H, W) from a folder of PNGs, each decoded as a viewer shows it in the data set's mode and its
+    size checked from its header first (bench.data.images.read_image)."""
+    from bench.data.images import read_image
 
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise BenchError(f"{option} {folder} holds no .png images")
-    images = []
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                images.append(np.asarray(im))
-        except Exception as e:
-            raise BenchError(f"image {f} cannot be read ({type(e).__name__})") from None
-    shapes = {im.shape for im in images}
-    if len(shapes) > 1:
-        raise BenchError(f"{option} {folder} mixes image shapes {sorted(shapes)}; all images must have one shape")
-    return np.stack(images)
+    c, h, w = image_shape
+    return np.stack([read_image(f, c, f"{option} {folder}", size=(h, w)) for f in files])
 
 
 def to_nchw(array: np.ndarray, image_shape: tuple[int, int, int], where: str) -> torch.Tensor:
     c, h, w = image_shape
-    if array.dtype != np.uint8:
-        raise BenchError(
-            f"{where} has dtype {array.dtype}; images must be uint8 in 0..255 "
-            "(convert with (x * 255).round().astype('uint8'))"
-        )
-    if array.ndim == 3 and c == 1 and array.shape[1:] == (h, w):
+    check_array_header(array.dtype, array.shape, image_shape, where)
+    if array.ndim == 3:
         array = array[:, None]
-    elif array.ndim == 4 and array.shape[1:] == (c, h, w):
-        pass
-    elif array.ndim == 4 and array.shape[1:] == (h, w, c):
+    elif array.shape[1:] != (c, h, w):
         array = array.transpose(0, 3, 1, 2)
-    else:
-        allowed = f"(N, {h}, {w})" if c == 1 else ""
-        allowed = " or ".join(x for x in (allowed, f"(N, {c}, {h}, {w})", f"(N, {h}, {w}, {c})") if x)
-        raise BenchError(f"{where} has shape {tuple(array.shape)}; allowed: {allowed}")
     return torch.from_numpy(np.ascontiguousarray(array))
+
+
+MAX_SEED = 2**63 - 1
+
+
+def check_arguments(*, seed: int, bootstrap: int, n_samples: int | None) -> None:
+    """The numbers of a call, each refused in one line naming the value and what is allowed."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise BenchError(f"--seed {seed} is not allowed; allowed: an integer from 0 to 2**63 - 1")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 0:
+        raise BenchError(f"--bootstrap {bootstrap} is not allowed; allowed: 0 (no intervals) or a positive integer")
+    if n_samples is not None and (isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1):
+        raise BenchError(f"--n-samples {n_samples} is not allowed; allowed: a positive integer")
 
 
 def evaluate(
@@ -113,6 +155,7 @@ def evaluate(
     from bench.evaluation import Evaluator
     from bench.seeding import derive_seed, generator
 
+    check_arguments(seed=seed, bootstrap=bootstrap, n_samples=n_samples)
     torch.set_flush_denormal(True)
     check_group_choices([f"data={data}"])
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
@@ -176,7 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. metrics.n_reference=8000")
     args = parser.parse_args(argv)
+    # by default in the current directory, never beside the samples: those often sit in a run folder, whose files
+    # are the run's own record
+    out = Path(args.out) if args.out else Path(f"{Path(args.samples).resolve().name}.metrics.json")
     try:
+        check_arguments(seed=args.seed, bootstrap=args.bootstrap, n_samples=args.n_samples)
+        check_writable_file(out, "--out")  # before the work: scoring takes minutes
         result = evaluate(
             data=args.data,
             samples=args.samples,
@@ -190,10 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from bench.report.atomic import write_json
 
-    # by default in the current directory, never beside the samples: those often sit in a run folder, whose files
-    # are the run's own record
-    out = Path(args.out) if args.out else Path(f"{Path(args.samples).resolve().name}.metrics.json")
-    write_json(out, result)
+    try:
+        write_json(out, result)
+    except OSError as e:  # the folder changed since the check (disk full, removed)
+        print(f"error: --out {out} cannot be written ({e.strerror or type(e).__name__})", file=sys.stderr)
+        return 2
     print(format_table(result))
     print(f"wrote {out}")
     return 0

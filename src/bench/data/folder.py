@@ -2,8 +2,11 @@
 root/<class>/<image>) the classes are the subfolder names, sorted; with the images directly in root there
 are no classes, and the mode metrics are skipped.
 
-Images are read with Pillow (png, jpg, jpeg, bmp, gif, webp, tif, tiff), converted to `data.channels` (3: RGB,
-1: grey) and, with `data.image_size` set, resized to it (bilinear); without it they must all have one size.
+Images are read with Pillow (png, jpg, jpeg, bmp, gif, webp, tif, tiff) as a viewer shows them, converted to
+`data.channels` (3: RGB, 1: grey): palette and 1-bit images through Pillow's `Image.convert`, never as their raw
+palette indices (bench.data.images.read_image). With `data.image_size` set they are resized to it (bilinear), from
+at most 4096 x 4096 pixels; without it they must all have one size. Sizes are read from the headers before any
+pixel is decoded, so an oversized file is refused in one line without being decoded.
 A seeded split (`data.test_fraction`, `data.split_seed`) holds out the test set.
 """
 
@@ -14,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.data.images import ImageDataset
+from bench.data.images import ImageDataset, header_size, read_image
 from bench.errors import BenchError, check_fraction
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -22,20 +25,6 @@ EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
-
-
-def _read(path: Path, channels: int, size: tuple[int, int] | None) -> np.ndarray:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB" if channels == 3 else "L")
-            if size is not None and im.size != (size[1], size[0]):
-                im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            a = np.asarray(im, dtype=np.uint8)
-    except Exception as e:
-        raise BenchError(f"data=folder: image {path} cannot be read ({type(e).__name__})") from None
-    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
 
 
 def load_folder(
@@ -70,12 +59,14 @@ def load_folder(
     )
     if len(files) < 2:
         raise BenchError(f"data.root={root!r} holds {len(files)} images ({', '.join(EXTENSIONS)}); at least 2 needed")
-    arrays = [_read(f, channels, size) for f, _ in files]
-    shapes = sorted({a.shape for a in arrays})
-    if len(shapes) > 1:
-        raise BenchError(
-            f"data.root={root!r} mixes image sizes {[s[1:] for s in shapes[:3]]}; set data.image_size=[H, W] to resize"
-        )
+    where = "data=folder"
+    if size is None:  # one size for all, from the headers, before any pixel is decoded
+        sizes = sorted({header_size(f, where) for f, _ in files})
+        if len(sizes) > 1:
+            raise BenchError(f"data.root={root!r} mixes image sizes {sizes[:3]}; set data.image_size=[H, W] to resize")
+        arrays = [read_image(f, channels, where, size=sizes[0]) for f, _ in files]
+    else:
+        arrays = [read_image(f, channels, where, resize_to=size) for f, _ in files]
     images = torch.from_numpy(np.stack(arrays))
     labels = torch.tensor([y for _, y in files], dtype=torch.int64)
     n_test = max(1, round(test_fraction * len(files)))

@@ -45,6 +45,7 @@ from bench.report.aggregate import EVENT_SCORES, Estimate, Group, Track, directi
 from bench.report.atomic import write_text
 from bench.report.safe_text import console_text, csv_row, md_text
 from bench.report.summary import DEFAULT_CLASS_THRESHOLD, SUMMARY_DEFINITIONS, metric_registry
+from bench.report.writable import check_writable_folder
 
 DEFAULT_RANK = "fid.auc"
 # the table's columns (summary scores), those present in a track are shown
@@ -488,7 +489,9 @@ def build_leaderboard(
 ) -> list[Path]:
     """Write leaderboard.md, .csv and .html for the runs under `paths` into `out_dir` (default: their common
     parent); returns the paths written. An unusable file raises InvalidResults (a BenchError) unless skip_invalid.
-    `echo`: where the console summary goes (None: nowhere)."""
+    `echo`: where the console summary goes (None: nowhere). An output folder that cannot be written is refused in
+    one line before any file is read."""
+    out = check_writable_folder(out_dir if out_dir is not None else default_out_dir(paths), "--out")
     board = build(
         paths,
         skip_invalid=skip_invalid,
@@ -497,10 +500,12 @@ def build_leaderboard(
         class_threshold=class_threshold,
         warn=warn,
     )
-    out = Path(out_dir) if out_dir is not None else default_out_dir(paths)
     written = [out / name for name in FILES]
     for path, text in zip(written, (to_markdown(board), to_csv(board), to_html(board)), strict=True):
-        write_text(path, text)
+        try:
+            write_text(path, text)
+        except OSError as e:  # the folder changed since the check: disk full, made read-only
+            raise BenchError(f"--out {out}: {path.name} cannot be written ({e.strerror or type(e).__name__})") from None
     if echo is not None:
         echo(console_summary(board, written))
     return written
