@@ -18,3 +18,9 @@ def check_fraction(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
         raise BenchError(f"{name}={value} is outside the allowed range [0, 1]")
     return float(value)
+
+
+class Diverged(BenchError):
+    """A training or sampling produced a non-finite number; the message says where ("at step 12: loss nan").
+
+    The generation loop names the generation and commits nothing of it (bench.run)."""

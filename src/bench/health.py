@@ -24,7 +24,9 @@ def generation_zero_health(metrics: dict, floor: dict, *, n_classes: int, health
     """Warnings (empty: healthy) for generation 0's metrics against the floor's."""
     warnings = []
     fid, floor_fid = metrics.get("fid"), floor.get("fid")
-    if fid is not None and floor_fid and math.isfinite(fid):
+    if isinstance(fid, float) and not math.isfinite(fid):
+        warnings.append(f"generation 0 fails the health gate: FID is {fid}, not a finite number")
+    elif fid is not None and floor_fid:
         limit = float(health.max_fid_over_floor) * floor_fid
         if fid > limit:
             warnings.append(
@@ -41,3 +43,13 @@ def generation_zero_health(metrics: dict, floor: dict, *, n_classes: int, health
             "it is under-trained, and the loop's later scores measure that, not model collapse"
         )
     return warnings
+
+
+def non_finite_diagnostics(diagnostics: dict) -> list[str]:
+    """A warning for each model health number (latent KL, ELBO, denoising MSE) that is NaN or infinite: such a
+    generation is unhealthy whatever its scores."""
+    return [
+        f"diagnostic {k} is {v}: not a finite number, the model's training failed"
+        for k, v in diagnostics.items()
+        if isinstance(v, float) and not math.isfinite(v)
+    ]

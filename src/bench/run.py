@@ -21,11 +21,12 @@ import bench
 from bench.build import build
 from bench.config import NOT_RESULT_KEYS
 from bench.curation import Curator
-from bench.errors import BenchError
-from bench.health import check_health_config, generation_zero_health
+from bench.errors import BenchError, Diverged
+from bench.health import check_health_config, generation_zero_health, non_finite_diagnostics
 from bench.loops import Loop, LoopContext
 from bench.models.factory import build_model, sampling_settings
 from bench.real_side import real_side
+from bench.report.command_record import save_command_record
 from bench.report.environment import environment
 from bench.report.plots import plot_class_shares, plot_measures, plot_metrics
 from bench.report.results import LEAD_METRICS, read_json, write_metrics_csv, write_results
@@ -44,8 +45,36 @@ def run(cfg: DictConfig) -> dict:
         torch.set_num_threads(int(cfg.trainer.num_threads))
     quiet_lightning()
     # one process writes a run folder at a time; the lock also tells a live run from an interrupted one
+    started = time.perf_counter()
     with RunLock(cfg.run_dir):
-        return _run(cfg)
+        results = _run(cfg)
+    family = f"{cfg.data.name}-{cfg.model.name}-{cfg.loop.name}"
+    log.info(where_to_look(Path(cfg.run_dir), results, family=family, seconds=time.perf_counter() - started))
+    return results
+
+
+def where_to_look(path: Path, results: dict, *, family: str, seconds: float) -> str:
+    """The run's last console lines: how long it took, and the files and command a user opens next."""
+    path = path.resolve()  # run_dir=run: say where that is
+    done = len(results.get("generations", []))
+    views = [name for name in ("metrics.png", "class_shares.png") if (path / name).is_file()]
+    if done:
+        views.append(f"gen_{done - 1:03d}/samples.png")
+    minutes, secs = divmod(round(seconds), 60)
+    return "\n".join(
+        [
+            f"{results.get('status', 'finished')}: {done} generation(s) in {minutes}m {secs:02d}s; run folder {path}",
+            f"  look at: {', '.join(views)} (metrics.csv and results.json hold the numbers)",
+            f"  compare runs: python -m bench.leaderboard {compare_dir(path, family)}",
+        ]
+    )
+
+
+def compare_dir(path: Path, family: str) -> Path:
+    """The folder to rank this run among others: the outputs (or sweep) folder above <data>-<model>-<loop>/<run>/
+    in the standard layout (`family`: that middle name), else the run folder itself (never a parent folder the user
+    did not choose, such as /tmp)."""
+    return path.parent.parent if path.parent.name == family else path
 
 
 def _run(cfg: DictConfig) -> dict:
@@ -55,6 +84,8 @@ def _run(cfg: DictConfig) -> dict:
     results_path = folder.path / "results.json"
     previous = read_json(results_path)
     _check_same_config(previous, config, folder.path)
+    # Hydra's record of the command, only now: a process refused by the lock or the config check changes nothing
+    save_command_record(folder.path, cfg)
     if previous and previous["status"] == "finished" and len(folder.finished()) >= cfg.loop.generations:
         log.info(f"run folder {folder.path} holds a finished run; nothing to do")
         return previous
@@ -136,28 +167,33 @@ def _run(cfg: DictConfig) -> dict:
             log_dir = folder.path / "logs"
             shutil.rmtree(log_dir / f"gen_{t:03d}", ignore_errors=True)  # curves of an interrupted try at generation t
             start = time.perf_counter()
-            device = fit(
-                model,
-                train_set.images,
-                labels=labels,
-                trainer_cfg=cfg.trainer,
-                seed=derive_seed(cfg.seed, "train", t),
-                log_dir=log_dir,
-                log_name=f"gen_{t:03d}",
-            )
-            train_s = time.perf_counter() - start
-            diagnostics = model.diagnostics(train_set.images)
+            try:  # a NaN in training or sampling stops here: nothing of generation t is committed, earlier ones stay
+                device = fit(
+                    model,
+                    train_set.images,
+                    labels=labels,
+                    trainer_cfg=cfg.trainer,
+                    seed=derive_seed(cfg.seed, "train", t),
+                    log_dir=log_dir,
+                    log_name=f"gen_{t:03d}",
+                )
+                train_s = time.perf_counter() - start
+                diagnostics = model.diagnostics(train_set.images)
 
-            start = time.perf_counter()
-            samples = model.sample(n_draw, generator=generator(cfg.seed, "sample", t), **sampling)
-            sample_s = time.perf_counter() - start
+                start = time.perf_counter()
+                samples = model.sample(n_draw, generator=generator(cfg.seed, "sample", t), **sampling)
+                sample_s = time.perf_counter() - start
+            except Diverged as e:
+                raise BenchError(
+                    f"generation {t} diverged {e}; try a smaller model.lr (or trainer.gradient_clip_val)"
+                ) from None
 
             start = time.perf_counter()
             metrics = evaluator.score_images(
                 samples[: int(cfg.metrics.n_samples)], seed=derive_seed(cfg.seed, "eval", t)
             )
             eval_s = time.perf_counter() - start
-            warnings = list(diagnostics.get("warnings", []))
+            warnings = list(diagnostics.get("warnings", [])) + non_finite_diagnostics(diagnostics)
             if t == 0:
                 warnings += generation_zero_health(
                     metrics, header["floor"], n_classes=evaluator.num_classes or 0, health=cfg.health
@@ -202,7 +238,6 @@ def _run(cfg: DictConfig) -> dict:
         write_results(results_path, header, records, status="interrupted")
         raise
 
-    log.info(f"run folder: {folder.path}")
     out = read_json(results_path)
     assert out is not None
     return out

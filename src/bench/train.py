@@ -8,6 +8,7 @@ the loop samples and diagnoses there: a DDPM's thousands of sampling calls belon
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 from bench.build import build  # noqa: E402
 from bench.errors import BenchError, check_positive  # noqa: E402
+from bench.train_callbacks import EpochLines, FiniteCheck  # noqa: E402
 
 PRECISIONS = ("32-true", "32", "bf16-mixed", "bf16-true", "16-mixed", "64-true")
 # Lightning strategies a generation can train under. Multi-GPU (or multi-process CPU) data parallel training is
@@ -82,7 +84,13 @@ def fit(
     if logger_cfg is not None and log_dir is not None:
         # save_dir/name/version are the folder convention of every Lightning logger (CSV, TensorBoard, W&B, ...)
         logger = build(logger_cfg, save_dir=str(log_dir), name=log_name, version="")
+    # the bar only on an interactive terminal: elsewhere (a log file, SLURM, CI) it writes every step's update,
+    # and one line per epoch says the same
+    progress_bar = bool(trainer_cfg.enable_progress_bar) and sys.stdout.isatty()
     callbacks = [build(c) for c in trainer_cfg.get("callbacks") or []]
+    callbacks.append(FiniteCheck())  # a diverged training stops at its first NaN (bench.errors.Diverged)
+    if not progress_bar:
+        callbacks.append(EpochLines(label=f"{log_name} "))
     if trainer_cfg.get("strategy", "auto") in ("ddp_spawn", "ddp_notebook"):
         # D_t reaches the spawned workers through shared memory; the file-descriptor default failed in sandboxed
         # kernels ("unable to resize file"), while named files in /dev/shm work everywhere
@@ -99,7 +107,7 @@ def fit(
         callbacks=callbacks,
         enable_checkpointing=False,  # the run folder keeps one checkpoint per generation itself
         enable_model_summary=False,
-        enable_progress_bar=bool(trainer_cfg.enable_progress_bar),
+        enable_progress_bar=progress_bar,
         deterministic=bool(trainer_cfg.get("deterministic", True)),
     )
     with warnings.catch_warnings():

@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from bench.errors import BenchError
+from bench.errors import BenchError, Diverged
 
 CONTRACT_DOC = "docs/contributing.md"
 SAMPLE_SIGNATURE = "sample(n, *, generator, **sampling)"
@@ -84,3 +84,12 @@ def check_diagnostics(model_name: str, diagnostics: object) -> dict[str, Any]:
     if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
         raise BenchError(f"model {model_name}.diagnostics must return a 'warnings' list of strings")
     return diagnostics
+
+
+def finite_samples(x: torch.Tensor) -> torch.Tensor:
+    """`x`, a model's samples before they become uint8 (where a NaN turns silently into 0); raises Diverged if any
+    value is not finite, so a model with NaN weights never commits images made of them."""
+    bad = int((~torch.isfinite(x)).sum())
+    if bad:
+        raise Diverged(f"while sampling: {bad} of {x.numel()} sample values are not finite")
+    return x

@@ -29,7 +29,7 @@ from diffusers import DDIMScheduler, DDPMPipeline, DDPMScheduler, UNet2DModel
 from diffusers.training_utils import EMAModel
 
 from bench.errors import BenchError, check_fraction, check_positive
-from bench.models.base import check_sampling
+from bench.models.base import check_sampling, finite_samples
 
 SAMPLERS = ("ddim", "ddpm")
 SPACINGS = ("trailing", "leading", "linspace")
@@ -273,7 +273,7 @@ class DDPM(L.LightningModule):
                 eps = cond + s["guidance"] * (cond - uncond)
             x = sched.step(eps, t, x, generator=generator, **step_kwargs).prev_sample
         x = x[..., :h, :w]
-        return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+        return ((finite_samples(x).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
 
     # the loop's health check
     @torch.inference_mode()

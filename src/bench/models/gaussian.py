@@ -24,7 +24,7 @@ import lightning as L
 import torch
 
 from bench.errors import BenchError
-from bench.models.base import check_sampling
+from bench.models.base import check_sampling, finite_samples
 
 SAMPLING_DEFAULTS = {"temperature": 1.0}
 
@@ -176,7 +176,7 @@ class Gaussian(L.LightningModule):
                 for j in range(len(weights)):  # per component: never a (m, d, d) gather of the scales
                     rows = which == j
                     x[rows] = means[j] + z[rows] @ scales[j].T
-            out.append(x.round().clamp(0, 255).to(torch.uint8).reshape(m, *shape))
+            out.append(finite_samples(x).round().clamp(0, 255).to(torch.uint8).reshape(m, *shape))
         return torch.cat(out)
 
     @torch.inference_mode()

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.errors import BenchError
-from bench.models.base import check_sampling
+from bench.models.base import check_sampling, finite_samples
 
 SAMPLE_MODES = ("mean", "bernoulli")
 SAMPLING_DEFAULTS = {"temperature": 1.0, "mode": "mean"}
@@ -128,7 +128,7 @@ class VAE(L.LightningModule):
         for start in range(0, n, batch_size):
             m = min(batch_size, n - start)
             z = torch.randn(m, self.hparams.latent_dim, generator=generator) * settings["temperature"]
-            probs = torch.sigmoid(self.decode_logits(z.to(self.device))).float().cpu()
+            probs = finite_samples(torch.sigmoid(self.decode_logits(z.to(self.device))).float().cpu())
             pixels = torch.bernoulli(probs, generator=generator) if settings["mode"] == "bernoulli" else probs
             out.append((pixels * 255).round().to(torch.uint8))
         self.train(was_training)
