@@ -44,7 +44,16 @@ def run_name(override_dirname: str) -> str:
     return override_dirname.replace("/", "_") or "default"
 
 
+def sweep_climb(hydra_overrides: Sequence[str]) -> str:
+    """The start of hydra.sweep.subdir: `../../` (out of outputs/sweeps/<time>/, into the shared run folders that a
+    single run of the same config uses) unless the user named hydra.sweep.dir on the command line, in which case every
+    run of the sweep stays under the folder they named."""
+    named = any(str(o).lstrip("+~").startswith("hydra.sweep.dir=") for o in hydra_overrides)
+    return "" if named else "../../"
+
+
 OmegaConf.register_new_resolver("bench_run_name", run_name, replace=True)
+OmegaConf.register_new_resolver("bench_sweep_climb", sweep_climb, replace=True)
 OmegaConf.register_new_resolver("bench_folder_exclude_keys", folder_exclude_keys, replace=True)
 
 

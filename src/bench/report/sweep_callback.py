@@ -36,8 +36,7 @@ class SweepLeaderboard(Callback):
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         try:  # the leaderboard follows the sweep folder's runs/<job>.txt pointers (aggregate.sweep_pointers)
-            written = build_leaderboard([sweep_dir], out_dir=sweep_dir)
+            # echo: the entries, one line each (rank, label, the ranking score), and the files written
+            build_leaderboard([sweep_dir], out_dir=sweep_dir, echo=lambda text: log.info(f"sweep leaderboard:\n{text}"))
         except BenchError as e:  # the runs are safe on disk: a leaderboard problem must not fail the sweep
             log.warning(f"sweep {sweep_dir}: leaderboard not built: {e}")
-            return
-        log.info(f"sweep leaderboard: {', '.join(str(p) for p in written)}")
