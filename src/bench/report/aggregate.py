@@ -145,7 +145,9 @@ def check_consistency(doc: Mapping[str, Any]) -> None:
         raise ValueError(f"dataset.name is {doc['dataset']['name']!r}, config.data.name is {data_name!r}")
     n_samples = config.get("metrics", {}).get("n_samples") if isinstance(config.get("metrics"), dict) else None
     if n_samples is not None and n_samples != evaluation["n_generated"]:
-        raise ValueError(f"evaluation.n_generated is {evaluation['n_generated']}, config.metrics.n_samples {n_samples}")
+        raise ValueError(
+            f"evaluation.n_generated is {evaluation['n_generated']}, config.metrics.n_samples is {_describe(n_samples)}"
+        )
     n_classes = len(evaluation.get("real_class_shares") or [])
     for i, g in enumerate(gens):
         m = g["metrics"]

@@ -131,7 +131,7 @@ def read_strict_json(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> An
     try:
         return parse_strict_json(text)
     except json.JSONDecodeError as e:
-        raise BenchError(f"{path}: not JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+        raise BenchError(f"{path}: not JSON ({e.msg}: line {e.lineno} column {e.colno})") from None
     except (ValueError, RecursionError) as e:  # RecursionError: thousands of nested brackets
         problem = str(e) if isinstance(e, ValueError) else "nested too deeply"
         raise BenchError(f"{path}: {problem}") from None
