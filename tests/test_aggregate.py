@@ -318,6 +318,15 @@ def test_the_published_schema_is_valid_draft_2020_12_and_a_written_results_passe
     jsonschema.validate(make_results(), results_schema())
 
 
+def test_formats_are_checked(tmp_path):
+    doc = make_results()
+    doc["environment"] = {"date": "2026-12-05T08:40:47+00:00", "device": "cpu"}
+    assert load_results(write_run(tmp_path, "dated", doc) / "results.json")
+    for date in ("yesterday", "2026-12-05T08:40:47"):  # an RFC 3339 date-time has a time zone
+        doc["environment"]["date"] = date
+        assert _bad(tmp_path, json.dumps(doc)) == f'environment.date is "{date}", not a date-time'
+
+
 def test_the_package_validates_with_jsonschema_not_a_home_made_subset():
     import bench.report.aggregate as aggregate
 
@@ -341,8 +350,12 @@ def test_numbers_are_read_strictly(tmp_path):
     assert message == "config.seed is 1000000000...0000 (400 characters), outside the integers allowed (|x| <= 2^63)"
     assert _bad(tmp_path, good.replace(seed, f'"seed": {2**63 + 1}')).startswith("config.seed is 9223372036854775809")
     assert _bad(tmp_path, good.replace(seed, '"seed": 1.5')) == "config.seed is 1.5, expected an integer"
-    edge = write_run(tmp_path, "edge", json.loads(good.replace(seed, f'"seed": {2**63}')))
-    assert load_results(edge / "results.json")["config"]["seed"] == 2**63
+    edge = write_run(tmp_path, "edge", json.loads(good.replace(seed, f'"seed": {2**63 - 1}')))
+    assert load_results(edge / "results.json")["config"]["seed"] == 2**63 - 1
+    assert _bad(tmp_path, good.replace(seed, f'"seed": {2**63}')) == (
+        "config.seed is 9223372036854775808, above the maximum 9223372036854775807"
+    )
+    assert _bad(tmp_path, good.replace(seed, '"seed": -1')) == "config.seed is -1, below the minimum 0"
     # a huge integer anywhere, even where the schema says nothing, is refused: no reader meets it
     doc = make_results()
     doc["environment"] = {"x": 1}

@@ -43,9 +43,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from bench import arguments
 from bench.errors import BenchError
 from bench.report.aggregate import LEVEL, Run, Track, direction, estimate, load_runs, t_quantile, value_text
-from bench.report.summary import number
+from bench.report.summary import metric_registry, number
 
 CRITICAL_METRICS = ("fid", "precision", "recall", "coverage", "classes_covered")
 FAMILY_FREE_KEYS = ("loop.name", "loop._target_", "loop.real_fraction")
@@ -338,25 +339,32 @@ def report(found: Sequence[CriticalFraction]) -> str:
     return "\n".join(lines).rstrip()
 
 
+def directed_metrics() -> list[str]:
+    """The metrics λ* can be found for: those with a better direction in METRIC_INFO."""
+    return [m for m in metric_registry() if direction(m) is not None]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = arguments.Parser(
         prog="python -m bench.critical_fraction",
         description=(__doc__ or "\n\n").split("\n", 2)[2],  # the definitions; the usage line is argparse's own
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", help="run folders, sweep folders or results.json files")
     parser.add_argument(
-        "--metrics", default=",".join(CRITICAL_METRICS), help="comma-separated metrics (default: %(default)s)"
+        "--metrics",
+        type=arguments.metric_names(directed_metrics),
+        default=list(CRITICAL_METRICS),
+        help=f"comma-separated metrics with a better direction (default: {','.join(CRITICAL_METRICS)})",
     )
-    parser.add_argument("--bootstrap", type=int, default=1000, help="seed-bootstrap resamples, 0: none")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    parser.add_argument("--bootstrap", type=arguments.resamples, default=1000, help="seed-bootstrap resamples, 0: none")
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of the bootstrap (0 or more)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument("--skip-invalid", action="store_true", help="skip unusable files with a warning")
     args = parser.parse_args(argv)
     try:
         runs = load_runs(args.paths, skip_invalid=args.skip_invalid)
-        metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
-        found = critical_fractions(runs, metrics=metrics, n_resamples=args.bootstrap, seed=args.seed)
+        found = critical_fractions(runs, metrics=args.metrics, n_resamples=args.bootstrap, seed=args.seed)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

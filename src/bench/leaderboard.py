@@ -17,13 +17,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from bench import arguments
 from bench.errors import BenchError
 from bench.report.leaderboard import DEFAULT_RANK, build_leaderboard
 from bench.report.summary import DEFAULT_CLASS_THRESHOLD
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = arguments.Parser(
         prog="python -m bench.leaderboard",
         description=(__doc__ or "\n\n").split("\n", 2)[2],  # the module docstring without its usage line
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -34,12 +35,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--rank-by", default=DEFAULT_RANK, help="summary score that ranks each track (default: %(default)s)"
     )
     parser.add_argument("--skip-invalid", action="store_true", help="leave unusable files out with a warning")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="seed-bootstrap resamples for λ*, 0: none")
+    parser.add_argument(
+        "--bootstrap", type=arguments.resamples, default=1000, help="seed-bootstrap resamples for λ*, 0: none"
+    )
     parser.add_argument(
         "--class-threshold",
-        type=float,
+        type=arguments.share,
         default=DEFAULT_CLASS_THRESHOLD,
-        help="a class is lost below this share of its real share (default: %(default)s)",
+        help="a class is lost below this share of its real share, in (0, 1] (default: %(default)s)",
     )
     args = parser.parse_args(argv)
     try:

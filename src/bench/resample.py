@@ -14,7 +14,6 @@ mypkg.Model`: name only code you trust, since building it runs it (see docs/secu
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -27,6 +26,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from bench import arguments
 from bench.build import check_config_targets, only_registered_targets
 from bench.errors import BenchError
 from bench.models.factory import build_model, sampling_settings
@@ -192,7 +192,7 @@ def resample(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.resample", description=__doc__.split("\n\n")[1])
+    parser = arguments.Parser(prog="python -m bench.resample", description=__doc__.split("\n\n")[1])
     parser.add_argument("run_dir", help="a run folder written by python -m bench")
     parser.add_argument("overrides", nargs="*", help="generation=T, sampling.KEY=VALUE ..., device=cpu|cuda")
     parser.add_argument(

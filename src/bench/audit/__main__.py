@@ -7,20 +7,25 @@ cached as for `data.contamination`), or against `--synthetic PATH`; see `bench.a
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from bench import arguments
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.audit", description=__doc__.split("\n\n")[0])
+    parser = arguments.Parser(prog="python -m bench.audit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="mnist", help="the data set the pool claims to be (default: mnist)")
     parser.add_argument("--pool", required=True, help=".npy/.npz of uint8 images, a folder of PNGs, or a gen_XXX/")
     parser.add_argument("--model", default="vae", help="the earlier generator's model config (default: vae)")
     parser.add_argument("--synthetic", help="known synthetic images to train the detector on, instead of --model's")
-    parser.add_argument("--n-train", type=int, default=2000, help="known images of each kind the detector learns")
-    parser.add_argument("--n-calibration", type=int, default=2000, help="held-out images of each kind for α, β")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--n-train", type=arguments.positive, default=2000, help="known images of each kind the detector learns"
+    )
+    parser.add_argument(
+        "--n-calibration", type=arguments.positive, default=2000, help="held-out images of each kind for α, β"
+    )
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="0 to 2**63 - 1")
     parser.add_argument("--out", help="where to write the audit JSON (default: ./<pool name>.audit.json)")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. trainer.max_epochs=20")
     args = parser.parse_args(argv)
@@ -28,16 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from bench.errors import BenchError
+    from bench.report.writable import check_writable_file
 
     torch.set_flush_denormal(True)
+    out = Path(args.out) if args.out else Path(f"{Path(args.pool).resolve().name}.audit.json")
     try:
+        check_writable_file(out, "--out")  # before the work: the earlier generator may train for minutes
         result = _audit(args)
     except BenchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return arguments.fail(str(e))
     from bench.report.atomic import write_json
 
-    out = Path(args.out) if args.out else Path(f"{Path(args.pool).resolve().name}.audit.json")
     write_json(out, result)
     s = result["synthetic_share"]
     print(
@@ -55,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 def _audit(args) -> dict:
     from bench.audit import audit_pool
     from bench.config import compose
+    from bench.contamination import PoolContamination
     from bench.data import build_data
     from bench.evaluate import load_images
     from bench.evaluation import Evaluator
@@ -66,7 +73,7 @@ def _audit(args) -> dict:
     synthetic = load_images(args.synthetic, data.image_shape, "--synthetic") if args.synthetic else None
     evaluator = Evaluator(data, cfg.metrics, cache_dir=cfg.cache_dir, data_cfg=cfg.data)
     result = audit_pool(
-        cfg,
+        PoolContamination.of(cfg),
         evaluator,
         pool,
         synthetic=synthetic,

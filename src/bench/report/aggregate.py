@@ -33,11 +33,12 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass, field
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from jsonschema.exceptions import best_match
 
 from bench.config import NOT_RESULT_KEYS as RUN_NOT_RESULT_KEYS
@@ -68,11 +69,18 @@ def results_schema() -> dict[str, Any]:
     return schema
 
 
+def _date_time(value: object) -> bool:
+    """RFC 3339 date-time (`2026-12-05T08:40:47+00:00`): jsonschema checks it only with an extra package."""
+    return not isinstance(value, str) or datetime.fromisoformat(value).tzinfo is not None
+
+
 @functools.cache
 def _validator() -> Draft202012Validator:
     schema = results_schema()
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    formats = FormatChecker(Draft202012Validator.FORMAT_CHECKER.checkers)
+    formats.checks("date-time", raises=ValueError)(_date_time)
+    return Draft202012Validator(schema, format_checker=formats)
 
 
 def _describe(x: Any) -> str:
@@ -109,6 +117,8 @@ def _message(error: ValidationError) -> str:
         return f"{where} is {_describe(value)}, which does not match {bound}"
     if kind == "minItems":
         return f"{where} has {len(value)} items, at least {bound} needed"
+    if kind == "format":
+        return f"{where} is {_describe(value)}, not a {bound}"
     if kind == "additionalProperties":
         return f"{where} has a key that is not allowed here"
     return f"{where}: {error.message.splitlines()[0][:200]}"

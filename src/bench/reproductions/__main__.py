@@ -8,33 +8,42 @@ config a run is matched by), e.g. smaller sizes for a quick look.
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 from pathlib import Path
+
+from bench import arguments
 
 
 def main(argv: list[str] | None = None) -> int:
     from bench.reproductions.claims import CLAIMS
 
-    parser = argparse.ArgumentParser(prog="python -m bench.reproductions", description=__doc__.split("\n\n")[0])
+    parser = arguments.Parser(prog="python -m bench.reproductions", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="docs/reproductions.md", help="the page (default: docs/reproductions.md)")
     parser.add_argument("--outputs", default="outputs", help="where the run folders are (default: outputs)")
     parser.add_argument("--seeds", default="0,1,2", help="seeds of every arm (default: 0,1,2; at least 2)")
     parser.add_argument("--claims", default=",".join(c.key for c in CLAIMS), help="which claims (default: all)")
     parser.add_argument("--no-run", action="store_true", help="only rebuild the page from existing run folders")
-    parser.add_argument("--jobs", type=int, default=1, help="parallel runs through hydra/launcher=joblib")
-    parser.add_argument("--law-seeds", type=int, default=400, help="seeds of the Gaussian-law simulation")
+    parser.add_argument(
+        "--jobs", type=arguments.positive, default=1, help="parallel runs through hydra/launcher=joblib (1 or more)"
+    )
+    parser.add_argument(
+        "--law-seeds",
+        type=arguments.integer_in(2, 10**6, "2 or more seeds (an interval needs two), at most 10^6"),
+        default=400,
+        help="seeds of the Gaussian-law simulation (at least 2)",
+    )
     parser.add_argument("overrides", nargs="*", help="extra overrides for every run, e.g. loop.generations=3")
     args = parser.parse_args(argv)
 
     from bench.errors import BenchError
+    from bench.report.writable import check_writable_file
 
     try:
+        check_writable_file(args.out, "--out")  # before the runs: they take hours
         page = _build(args)
     except BenchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return arguments.fail(str(e))
     from bench.report.atomic import write_text
 
     write_text(Path(args.out), page)
@@ -50,6 +59,8 @@ def _parse(args):
         seeds = sorted({int(s) for s in args.seeds.split(",")})
     except ValueError:
         raise BenchError(f"--seeds={args.seeds!r} must be integers separated by commas, e.g. 0,1,2") from None
+    if any(not 0 <= s <= arguments.MAX_SEED for s in seeds):
+        raise BenchError(f"--seeds={args.seeds[:60]!r} holds a seed outside 0 to 2**63 - 1")
     if len(seeds) < 2:
         raise BenchError(f"--seeds={args.seeds!r} gives {len(seeds)} seed; an interval needs at least 2")
     known = {c.key: c for c in CLAIMS}
@@ -101,25 +112,24 @@ def _build(args) -> str:
             verdicts[c.key] = Verdict(NOT_RUN, [f"fewer than 2 finished seeds for: {', '.join(lacking)}"])
         else:
             verdicts[c.key] = RULES[c.key](evidence)
+    runs = [r.results for a in found.values() for r in a.runs.values()]
+    # optional keys (the schema types them when present): an older or foreign results.json may lack them
     devices = sorted(
         {
-            f"{r.results['environment'].get('device', '?')}, "
-            f"torch {r.results['environment'].get('packages', {}).get('torch', '?')}"
-            for a in found.values()
-            for r in a.runs.values()
-            if "environment" in r.results
+            f"{r['environment'].get('device', '?')}, torch {r['environment'].get('packages', {}).get('torch', '?')}"
+            for r in runs
+            if "environment" in r
         }
     )
     machine = "; ".join(devices) or "no runs yet"
     setups = sorted(
         {
-            f"data={r.results['dataset']['name']}, model={r.results['config']['model']['name']}: "
-            f"D_0 of {r.results['dataset']['n_initial']:,} images, {len(r.results['generations'])} generations, "
-            f"{r.results['evaluation']['n_generated']:,} generated images scored against "
-            f"{r.results['evaluation']['n_reference']:,} held-out test images in the features of "
-            f"{r.results['feature_extractor']['name']}"
-            for a in found.values()
-            for r in a.runs.values()
+            f"data={r['dataset']['name']}, model={r['config'].get('model', {}).get('name', '?')}: "
+            f"D_0 of {_count(r['dataset'].get('n_initial'))} images, {len(r['generations'])} generations, "
+            f"{r['evaluation']['n_generated']:,} generated images scored against "
+            f"{r['evaluation']['n_reference']:,} held-out test images in the features of "
+            f"{r['feature_extractor']['name']}"
+            for r in runs
         }
     )
     this = "python -m bench.reproductions" + (f" {' '.join(args.overrides)}" if args.overrides else "")
@@ -134,6 +144,10 @@ def _build(args) -> str:
         setups=setups,
         command=this,
     )
+
+
+def _count(n) -> str:
+    return "?" if n is None else f"{n:,}"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,89 @@
+"""Argument checks shared by the command-line tools, before any work starts.
+
+`Parser` is argparse's parser with argparse's own errors as one line (`error: argument --bootstrap: -5 is
+negative; allowed: 0 (no bootstrap) or more resamples`, exit 2), like every BenchError the tools print; the `type=`
+functions below refuse a bad value naming it and what is allowed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+MAX_SEED = 2**63 - 1
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (`error: ...`, exit 2), without the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {' '.join(message.split())}\n")
+
+
+def _integer(text: str, allowed: str) -> int:
+    try:
+        return int(text.strip(), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; allowed: {allowed}") from None
+
+
+def integer_in(minimum: int, maximum: int, allowed: str) -> Callable[[str], int]:
+    """An integer in [minimum, maximum]; `allowed` says what is allowed, in words ("0 (none) or more")."""
+
+    def parse(text: str) -> int:
+        value = _integer(text, allowed)
+        if value < minimum:
+            problem = "negative" if value < 0 else "too small"
+            raise argparse.ArgumentTypeError(f"{value} is {problem}; allowed: {allowed}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"{text.strip()[:30]} is too large; allowed: {allowed}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its own messages
+    return parse
+
+
+UNBOUNDED = 2**63
+positive = integer_in(1, UNBOUNDED, "1 or more")
+seed = integer_in(0, MAX_SEED, "a seed from 0 to 2**63 - 1")
+resamples = integer_in(0, 10**7, "0 (no bootstrap) or more resamples, at most 10^7")
+
+
+def share(text: str) -> float:
+    """A number in (0, 1]: a share of something (the class-loss threshold)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; allowed: a number in (0, 1]") from None
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise argparse.ArgumentTypeError(f"{text} is outside (0, 1]; allowed: a number in (0, 1]")
+    return value
+
+
+share.__name__ = "number"
+
+
+def metric_names(allowed: Callable[[], list[str]]) -> Callable[[str], list[str]]:
+    """Comma-separated metric names, at least one, each in `allowed()` (asked when the argument is parsed)."""
+
+    def parse(text: str) -> list[str]:
+        names = [m.strip() for m in text.split(",") if m.strip()]
+        known = ", ".join(allowed())
+        if not names:
+            raise argparse.ArgumentTypeError(f"{text!r} names no metric; allowed: one or more of {known}")
+        unknown = ", ".join(repr(m) for m in names if m not in allowed())
+        if unknown:
+            raise argparse.ArgumentTypeError(f"{text!r}: {unknown} not allowed here; allowed: one or more of {known}")
+        return list(dict.fromkeys(names))
+
+    parse.__name__ = "metrics"
+    return parse
+
+
+def fail(message: str) -> int:
+    """Print a BenchError's message the way every tool does; the exit status 2."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2
