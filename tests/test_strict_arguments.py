@@ -37,7 +37,10 @@ def one_line(capsys, code) -> str:
         (["--bootstrap", "-5"], "argument --bootstrap: -5 is negative; allowed: 0 (no bootstrap) or more resamples"),
         (["--bootstrap", "1.5"], "argument --bootstrap: '1.5' is not an integer"),
         (["--seed", "-1"], "argument --seed: -1 is negative; allowed: a seed from 0 to 2**63 - 1"),
-        (["--seed", "1" + "0" * 400], "argument --seed: 100000000000000000000000000000 is too large; allowed: a seed from 0 to 2**63 - 1"),
+        (
+            ["--seed", "1" + "0" * 400],
+            "argument --seed: 100000000000000000000000000000 is too large; allowed: a seed from 0 to 2**63 - 1",
+        ),
     ],
 )
 def test_critical_fraction_arguments(tmp_path, capsys, args, message):
