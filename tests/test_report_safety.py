@@ -127,3 +127,13 @@ def test_an_unwritable_leaderboard_folder_is_refused_before_reading(tmp_path, ca
         assert main([str(tmp_path / "runs"), "--out", str(out), "--bootstrap", "0"]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"error: --out {out} ") and problem in err and err.count("\n") == 1, err
+
+
+def test_a_negative_bootstrap_is_refused_not_taken_as_0(tmp_path):
+    from bench.errors import BenchError
+
+    write_run(tmp_path / "runs", "r", make_results())
+    with pytest.raises(BenchError) as e:
+        build_leaderboard([tmp_path / "runs"], out_dir=tmp_path, n_resamples=-5)
+    assert str(e.value) == "--bootstrap -5 is not allowed; allowed: 0 (no seed bootstrap of λ*) or more"
+    assert not (tmp_path / "leaderboard.md").exists()

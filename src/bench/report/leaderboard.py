@@ -173,6 +173,8 @@ def build(
 ) -> Leaderboard:
     if not 0 < class_threshold <= 1:
         raise BenchError(f"class threshold {class_threshold} must be in (0, 1]")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 0:
+        raise BenchError(f"--bootstrap {n_resamples} is not allowed; allowed: 0 (no seed bootstrap of λ*) or more")
     runs = load_runs(paths, skip_invalid=skip_invalid, class_threshold=class_threshold, warn=warn)
     if not runs:
         raise BenchError(f"no finished, valid run under {', '.join(map(str, paths))}")
