@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY_GAUSSIAN = [
     "data=digits",
     "model=gaussian",
-    "loop.generations=2",
+    "loop.generations=3",  # the reproductions rules compare the last generation with the third from last
     "metrics.n_samples=200",
     "metrics.n_reference=300",
     "metrics.kid_subset_size=100",
@@ -35,7 +35,7 @@ TINY_GAUSSIAN = [
 
 
 def make_tiny_run(run_dir: Path) -> dict:
-    """A finished two-generation run in `run_dir` (digits, the closed-form Gaussian model: a few seconds)."""
+    """A finished three-generation run in `run_dir` (digits, the closed-form Gaussian model: a few seconds)."""
     from bench.config import compose
     from bench.run import run
 

@@ -112,7 +112,23 @@ def _build(args) -> str:
             verdicts[c.key] = Verdict(NOT_RUN, [f"fewer than 2 finished seeds for: {', '.join(lacking)}"])
         else:
             verdicts[c.key] = RULES[c.key](evidence)
-    runs = [r.results for a in found.values() for r in a.runs.values()]
+    machine, setups = describe_runs([r.results for a in found.values() for r in a.runs.values()])
+    this = "python -m bench.reproductions" + (f" {' '.join(args.overrides)}" if args.overrides else "")
+    return render(
+        claims,
+        evidence,
+        verdicts,
+        seeds=seeds,
+        extra=args.overrides,
+        laws=laws,
+        machine=machine,
+        setups=setups,
+        command=this,
+    )
+
+
+def describe_runs(runs: list[dict]) -> tuple[str, list[str]]:
+    """The page's machine line and setup lines, from validated results.json dicts (aggregate.load_results)."""
     # optional keys (the schema types them when present): an older or foreign results.json may lack them
     devices = sorted(
         {
@@ -132,18 +148,7 @@ def _build(args) -> str:
             for r in runs
         }
     )
-    this = "python -m bench.reproductions" + (f" {' '.join(args.overrides)}" if args.overrides else "")
-    return render(
-        claims,
-        evidence,
-        verdicts,
-        seeds=seeds,
-        extra=args.overrides,
-        laws=laws,
-        machine=machine,
-        setups=setups,
-        command=this,
-    )
+    return machine, setups
 
 
 def _count(n) -> str:
