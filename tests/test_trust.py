@@ -185,7 +185,7 @@ def test_resample_of_a_later_generation_gives_its_samples_back_exactly(tiny_run)
         ("truncated", "results.json: not JSON ("),
         ("no config", "results.json: config missing"),
         ("no model", "results.json: config.model missing or not a config node; resampling rebuilds it"),
-        ("model a string", "results.json: config.model missing or not a config node"),
+        ("model a string", 'results.json: config.model is "gaussian", expected an object'),
         ("n_samples", 'results.json: evaluation.n_generated is 200, config.metrics.n_samples is "200"'),
         ("no n_samples", "results.json: config.metrics.n_samples is None, expected a positive integer"),
         ("bad model argument", "the run cannot be rebuilt from its config (TypeError: "),
