@@ -223,13 +223,14 @@ def test_good_arrays_still_read(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--seed", "-1"], "error: --seed -1 is not allowed; allowed: an integer from 0 to 2**63 - 1"),
-        (["--seed", str(2**63)], f"error: --seed {2**63} is not allowed; allowed: an integer from 0 to 2**63 - 1"),
+        (["--seed", "-1"], "error: argument --seed: -1 is negative; allowed: a seed from 0 to 2**63 - 1"),
+        (["--seed", str(2**63)], f"error: argument --seed: {2**63} is too large; allowed: a seed from 0 to 2**63 - 1"),
+        (["--seed", "1.5"], "error: argument --seed: '1.5' is not an integer; allowed: a seed from 0 to 2**63 - 1"),
         (
             ["--bootstrap", "-5"],
-            "error: --bootstrap -5 is not allowed; allowed: 0 (no intervals) or a positive integer",
+            "error: argument --bootstrap: -5 is negative; allowed: 0 (no bootstrap) or more resamples, at most 10^7",
         ),
-        (["--n-samples", "0"], "error: --n-samples 0 is not allowed; allowed: a positive integer"),
+        (["--n-samples", "0"], "error: argument --n-samples: 0 is too small; allowed: 1 or more"),
         (
             ["--out", "/proc/x"],
             "error: --out /proc/x cannot be written: no file can be created in /proc (No such file or directory); "
@@ -246,9 +247,30 @@ def test_evaluate_refuses_bad_arguments_before_any_work(tmp_path, monkeypatch, c
     monkeypatch.setattr(bench.evaluate, "evaluate", no_work)
     np.save(tmp_path / "s.npy", np.zeros((2, 28, 28), np.uint8))
     monkeypatch.chdir(tmp_path)
-    assert evaluate_main(["--samples", str(tmp_path / "s.npy"), *args]) == 2
+    try:
+        code = evaluate_main(["--samples", str(tmp_path / "s.npy"), *args])
+    except SystemExit as e:  # the parser's own refusal
+        code = e.code
+    assert code == 2
     assert capsys.readouterr().err == message + "\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.npy"], "nothing written"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"seed": -1}, "--seed -1 is not allowed; allowed: an integer from 0 to 2**63 - 1"),
+        ({"seed": 2**63}, f"--seed {2**63} is not allowed; allowed: an integer from 0 to 2**63 - 1"),
+        ({"bootstrap": -5}, "--bootstrap -5 is not allowed; allowed: 0 (no intervals) or more, at most 10^7"),
+        ({"n_samples": 0}, "--n-samples 0 is not allowed; allowed: a positive integer"),
+    ],
+)
+def test_evaluate_as_a_library_call_checks_its_numbers_first(kwargs, message):
+    from bench.evaluate import evaluate
+
+    with pytest.raises(BenchError) as e:
+        evaluate(data="no-such-data", samples="nowhere.npy", **kwargs)
+    assert str(e.value) == message
 
 
 def test_evaluate_refuses_a_folder_as_out(tmp_path, capsys):

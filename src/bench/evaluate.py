@@ -7,13 +7,13 @@ next to the floor (held-out real images scored the same way), so a reader knows 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from bench import arguments
 from bench.errors import BenchError
 from bench.report.writable import check_writable_file
 
@@ -125,15 +125,16 @@ def to_nchw(array: np.ndarray, image_shape: tuple[int, int, int], where: str) ->
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
-MAX_SEED = 2**63 - 1
+MAX_SEED = arguments.MAX_SEED
 
 
 def check_arguments(*, seed: int, bootstrap: int, n_samples: int | None) -> None:
-    """The numbers of a call, each refused in one line naming the value and what is allowed."""
+    """The numbers of a library call, each refused in one line naming the value and what is allowed (the command
+    line's parser refuses them first, in the same words as the other tools: bench.arguments)."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise BenchError(f"--seed {seed} is not allowed; allowed: an integer from 0 to 2**63 - 1")
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 0:
-        raise BenchError(f"--bootstrap {bootstrap} is not allowed; allowed: 0 (no intervals) or a positive integer")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or not 0 <= bootstrap <= 10**7:
+        raise BenchError(f"--bootstrap {bootstrap} is not allowed; allowed: 0 (no intervals) or more, at most 10^7")
     if n_samples is not None and (isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1):
         raise BenchError(f"--n-samples {n_samples} is not allowed; allowed: a positive integer")
 
@@ -208,15 +209,17 @@ def format_table(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.evaluate", description=__doc__.split("\n\n")[0])
+    parser = arguments.Parser(prog="python -m bench.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="mnist", help="data set whose test set is the reference (default: mnist)")
     parser.add_argument("--samples", required=True, help=".npy/.npz array of uint8 images, or a folder of PNGs")
     parser.add_argument(
         "--out", help="where to write the metrics JSON (default: ./<samples name>.metrics.json, in this directory)"
     )
-    parser.add_argument("--n-samples", type=int, help="score a seeded random subset of this many images")
-    parser.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples for 95%% confidence intervals")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-samples", type=arguments.positive, help="score a seeded random subset of this many images")
+    parser.add_argument(
+        "--bootstrap", type=arguments.resamples, default=0, help="bootstrap resamples for 95%% confidence intervals"
+    )
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of the subset and the scoring")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. metrics.n_reference=8000")
     args = parser.parse_args(argv)
     # by default in the current directory, never beside the samples: those often sit in a run folder, whose files
