@@ -192,7 +192,7 @@ def bootstrap_lambda_star(
     eligible = {lam: rs for lam, rs in by_lambda.items() if len({r.seed for r in rs}) >= 2}
     if n_resamples <= 0 or not eligible:
         return {}
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 # a seeded bootstrap of statistics, not a secret
     seed_sets = {lam: sorted(r.seed for r in rs) for lam, rs in eligible.items()}
     paired = len({tuple(s) for s in seed_sets.values()}) == 1
     by_seed = {lam: {r.seed: r for r in rs} for lam, rs in eligible.items()}

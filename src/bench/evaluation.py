@@ -160,7 +160,7 @@ class Evaluator:
             try:
                 return torch.load(path, map_location="cpu", weights_only=True)
             except Exception:
-                pass  # a damaged cache entry is recomputed, never trusted
+                pass  # nosec B110 # a damaged cache entry is recomputed, never trusted
         value = compute()
         write_bytes(path, torch_bytes(value))
         return value

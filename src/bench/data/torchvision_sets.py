@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import pickle
+import pickle  # nosec B403 # read only through _DataOnly, an Unpickler that builds no class or function
 from pathlib import Path
 from typing import ClassVar
 

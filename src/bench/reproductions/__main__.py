@@ -8,7 +8,7 @@ config a run is matched by), e.g. smaller sizes for a quick look.
 
 from __future__ import annotations
 
-import subprocess
+import subprocess  # nosec B404 # runs `python -m bench` itself, an argument list, never a shell
 import sys
 from pathlib import Path
 
@@ -94,7 +94,7 @@ def _build(args) -> str:
             command = [sys.executable, "-m", "bench", "-m", *arm.overrides, *args.overrides, *launcher]
             command.append(f"seed={','.join(str(s) for s in missing)}")
             print("running: " + " ".join(command[1:]), flush=True)
-            if subprocess.run(command).returncode != 0:
+            if subprocess.run(command).returncode != 0:  # nosec B603 # sys.executable -m bench, the user's overrides
                 raise BenchError(f"the runs of {arm.key} failed: {' '.join(command[1:])}")
         keys = arm_keys(arms, args.overrides)
     found = collect([outputs] if outputs.exists() else [], arms, seeds, keys)
