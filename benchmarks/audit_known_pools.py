@@ -21,7 +21,7 @@ import torch
 
 from bench.audit.__main__ import main as audit_main
 from bench.config import compose
-from bench.contamination import earlier_generator
+from bench.contamination import PoolContamination, earlier_generator
 from bench.data import build_data
 from bench.evaluate import load_images
 from bench.evaluation import Evaluator
@@ -49,7 +49,11 @@ def main() -> None:
     cfg = compose(["data=mnist", "model=vae"])
     data = build_data(cfg.data)
     evaluator = Evaluator(data, cfg.metrics, cache_dir=cfg.cache_dir, data_cfg=cfg.data)
-    sources = {"earlier generator (same as the detector's)": earlier_generator(cfg, evaluator, args.n, "known_pool")[0]}
+    sources = {
+        "earlier generator (same as the detector's)": earlier_generator(
+            PoolContamination.of(cfg), evaluator, args.n, "known_pool"
+        )[0]
+    }
     for other in args.other:
         sources[other] = load_images(other, data.image_shape, "--other")
     out_dir = Path(args.out_dir or tempfile.mkdtemp(prefix="audit_pools_"))

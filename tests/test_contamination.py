@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bench.config import compose
-from bench.contamination import contaminate
+from bench.contamination import PoolContamination, contaminate
 from bench.data import build_data
 from bench.errors import BenchError
 from bench.evaluation import Evaluator
@@ -31,7 +31,7 @@ def test_the_share_of_the_pool_is_replaced_at_fixed_positions_and_the_test_set_i
     cfg = compose(["data.contamination=0.05", f"data.contamination_source={fake_generator_file}"])
     evaluator = evaluator_for(cfg)
     data = evaluator.dataset
-    pool, mask, info = contaminate(cfg, evaluator)
+    pool, mask, info = contaminate(PoolContamination.of(cfg), evaluator)
     assert info is not None
     assert int(mask.sum()) == info["n_replaced"] == round(0.05 * len(data.train_images))
     inverted = pool[mask].float().mean()
@@ -39,10 +39,12 @@ def test_the_share_of_the_pool_is_replaced_at_fixed_positions_and_the_test_set_i
     assert torch.equal(pool[~mask], data.train_images[~mask]), "every other pool image is untouched"
     assert data.test_images.float().mean() < 50, "the data set (and its test set) stays clean"
     assert len(info["sha256"]) == 64
-    _, again_mask, again = contaminate(cfg, evaluator)
+    _, again_mask, again = contaminate(PoolContamination.of(cfg), evaluator)
     assert torch.equal(again_mask, mask) and again == info, "positions and images are fixed, not drawn per call"
     other = compose(["data.contamination=0.05", f"data.contamination_source={fake_generator_file}", "seed=3"])
-    assert torch.equal(contaminate(other, evaluator)[1], mask), "the run's seed does not move the contamination"
+    assert torch.equal(contaminate(PoolContamination.of(other), evaluator)[1], mask), (
+        "the run's seed does not move the contamination"
+    )
 
 
 def test_a_run_records_its_contamination_and_trains_on_the_contaminated_pool(tmp_path, fake_generator_file):
@@ -132,7 +134,7 @@ def test_a_run_folder_generation_is_a_source(tmp_path, mnist):
     np.save(gen / "samples.npy", (255 - mnist.train_images[:700]).numpy(), allow_pickle=False)
     (gen / "samples.png").write_bytes(b"a grid picture, not the samples")
     cfg = compose(["data.contamination=0.01", f"data.contamination_source={gen}"])
-    pool, mask, info = contaminate(cfg, evaluator_for(cfg))
+    pool, mask, info = contaminate(PoolContamination.of(cfg), evaluator_for(cfg))
     assert info is not None and info["n_replaced"] == 600 and pool[mask].float().mean() > 200
 
 
@@ -141,9 +143,9 @@ def test_a_source_of_the_wrong_shape_or_size_is_a_one_line_error(tmp_path):
     np.save(bad, np.zeros((10, 3, 32, 32), dtype=np.uint8), allow_pickle=False)
     cfg = compose(["data.contamination=0.2", f"data.contamination_source={bad}"])
     with pytest.raises(BenchError, match=r"data.contamination_source .*bad.npy has shape \(10, 3, 32, 32\)"):
-        contaminate(cfg, evaluator_for(cfg))
+        contaminate(PoolContamination.of(cfg), evaluator_for(cfg))
     small = tmp_path / "small.npy"
     np.save(small, np.zeros((10, 28, 28), dtype=np.uint8), allow_pickle=False)
     cfg = compose(["data.contamination=0.2", f"data.contamination_source={small}"])
     with pytest.raises(BenchError, match=r"holds 10 images; 12000 are needed"):
-        contaminate(cfg, evaluator_for(cfg))
+        contaminate(PoolContamination.of(cfg), evaluator_for(cfg))

@@ -12,7 +12,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-import bench.run as run_module
+import bench.generation as generation_module
 from bench.config import compose
 from bench.errors import BenchError, Diverged
 from bench.health import generation_zero_health, non_finite_diagnostics
@@ -43,7 +43,7 @@ def test_a_learning_rate_that_diverges_stops_generation_0_in_one_line(tmp_path):
 
 
 def test_a_later_generation_that_diverges_keeps_the_earlier_ones(tmp_path, monkeypatch):
-    fit = run_module.fit
+    fit = generation_module.fit
 
     def fit_then_poison(model, images, **kw):  # generation 1's weights turn NaN after its training
         device = fit(model, images, **kw)
@@ -53,7 +53,7 @@ def test_a_later_generation_that_diverges_keeps_the_earlier_ones(tmp_path, monke
                     p.fill_(math.nan)
         return device
 
-    monkeypatch.setattr(run_module, "fit", fit_then_poison)
+    monkeypatch.setattr(generation_module, "fit", fit_then_poison)
     cfg = compose([*DIGITS, "loop.generations=3", f"run_dir={tmp_path}"])
     with pytest.raises(BenchError, match=r"^generation 1 diverged while sampling: \d+ of \d+ sample values are not"):
         run(cfg)
@@ -62,7 +62,7 @@ def test_a_later_generation_that_diverges_keeps_the_earlier_ones(tmp_path, monke
     assert [g["generation"] for g in results["generations"]] == [0]
     assert sorted(p.name for p in tmp_path.glob("gen_*")) == ["gen_000"]
     # the same command resumes after generation 0 (and, unpoisoned, finishes)
-    monkeypatch.setattr(run_module, "fit", fit)
+    monkeypatch.setattr(generation_module, "fit", fit)
     assert [g["generation"] for g in run(cfg)["generations"]] == [0, 1, 2]
 
 

@@ -61,11 +61,12 @@ def test_replay_draws_its_real_part_from_d0_only():
 
 @pytest.fixture
 def recorded_seeds(monkeypatch, tmp_path):
-    """One tiny two-generation run() with every derive_seed / generator call of bench.run recorded."""
+    """One tiny two-generation run() with every derive_seed / generator call of a generation's steps recorded."""
+    import bench.generation as generation_module
     import bench.run as run_module
 
     calls: dict[str, list[int]] = {}
-    derive, make_generator = run_module.derive_seed, run_module.generator
+    derive, make_generator = generation_module.derive_seed, generation_module.generator
 
     def recording_derive(seed, *keys):
         value = derive(seed, *keys)
@@ -77,8 +78,8 @@ def recorded_seeds(monkeypatch, tmp_path):
         calls.setdefault(str(keys[0]), []).append(g.initial_seed())
         return g
 
-    monkeypatch.setattr(run_module, "derive_seed", recording_derive)
-    monkeypatch.setattr(run_module, "generator", recording_generator)
+    monkeypatch.setattr(generation_module, "derive_seed", recording_derive)
+    monkeypatch.setattr(generation_module, "generator", recording_generator)
     run_module.run(compose_cfg(*TINY, "loop=real", f"run_dir={tmp_path / 'run'}"))
     return calls
 

@@ -94,10 +94,10 @@ def test_run_status_tells_running_finished_and_interrupted_apart(tmp_path):
 
 
 def test_a_run_stopped_by_an_error_says_interrupted_and_resumes(tmp_path, monkeypatch):
-    import bench.run
+    import bench.generation
 
     cfg = compose([*TINY, "loop.generations=2", f"run_dir={tmp_path}"])
-    real_fit, calls = bench.run.fit, []
+    real_fit, calls = bench.generation.fit, []
 
     def fit_then_fail(*args, **kwargs):
         calls.append(1)
@@ -105,12 +105,12 @@ def test_a_run_stopped_by_an_error_says_interrupted_and_resumes(tmp_path, monkey
             raise RuntimeError("out of memory (simulated)")
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr(bench.run, "fit", fit_then_fail)
+    monkeypatch.setattr(bench.generation, "fit", fit_then_fail)
     with pytest.raises(RuntimeError, match="simulated"):
         run(cfg)
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["status"] == "interrupted" and len(results["generations"]) == 1
     assert run_status(tmp_path, results) == "interrupted"
 
-    monkeypatch.setattr(bench.run, "fit", real_fit)
+    monkeypatch.setattr(bench.generation, "fit", real_fit)
     assert run(cfg)["status"] == "finished"

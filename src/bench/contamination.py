@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,61 +59,89 @@ def check_seed(value: Any) -> int:
     return value
 
 
-def earlier_generator(cfg: DictConfig, evaluator: Evaluator, n: int, purpose: str) -> tuple[torch.Tensor, dict]:
+@dataclass(frozen=True)
+class PoolContamination:
+    """What decides the contaminated pool: data.contamination (`share`), contamination_seed and _source, and, for the
+    trained earlier generator, the run's model, trainer, sampling and D_0 size; built from a config by `of`, so no
+    part below reads the whole config."""
+
+    share: float
+    seed: int
+    source: str | None
+    model: DictConfig
+    trainer: DictConfig
+    sampling: dict[str, Any]  # the run's sampling settings (keyword arguments of model.sample)
+    n_train: int
+    cache_dir: Path
+
+    @classmethod
+    def of(cls, cfg: DictConfig) -> PoolContamination:
+        from bench.models.factory import sampling_settings
+
+        return cls(
+            share=check_share(cfg.data.get("contamination", 0.0)),
+            seed=check_seed(cfg.data.get("contamination_seed", 0)),
+            source=cfg.data.get("contamination_source"),
+            model=cfg.model,
+            trainer=cfg.trainer,
+            sampling=sampling_settings(cfg),
+            n_train=check_positive("data.n_train", cfg.data.n_train),
+            cache_dir=Path(cfg.cache_dir),
+        )
+
+
+def earlier_generator(spec: PoolContamination, evaluator: Evaluator, n: int, purpose: str) -> tuple[torch.Tensor, dict]:
     """n images of the fixed earlier generator (see module docstring) and where they came from.
 
     `purpose` names an independent stream of its samples: the pool's contaminating images and the audit's
     known-synthetic training images are different draws of the same generator (trained once, then cached).
     """
     data = evaluator.dataset
-    seed = check_seed(cfg.data.get("contamination_seed", 0))
-    source = cfg.data.get("contamination_source")
-    if source is not None:
-        images = load_images(source, data.image_shape, "data.contamination_source")
+    if spec.source is not None:
+        images = load_images(spec.source, data.image_shape, "data.contamination_source")
         if len(images) < n:
             raise BenchError(
-                f"data.contamination_source {source} holds {len(images)} images; {n} are needed "
+                f"data.contamination_source {spec.source} holds {len(images)} images; {n} are needed "
                 f"(data.contamination x the pool of {len(data.train_images)})"
             )
         # different purposes take different images of the file, in a fixed order
-        order = torch.randperm(len(images), generator=generator(seed, "contamination_file", purpose))
+        order = torch.randperm(len(images), generator=generator(spec.seed, "contamination_file", purpose))
         images = images[order[:n]]
-        return images, {"source": str(source), "sha256": arrays_checksum(images)}
-    return _trained_generator_images(cfg, evaluator, n, purpose, seed)
+        return images, {"source": str(spec.source), "sha256": arrays_checksum(images)}
+    return _trained_generator_images(spec, evaluator, n, purpose)
 
 
-def _generator_key(cfg: DictConfig, evaluator: Evaluator, seed: int) -> tuple[str, dict]:
+def _generator_key(spec: PoolContamination, evaluator: Evaluator) -> tuple[str, dict]:
     """What decides the trained earlier generator, and only that: the data (by checksum), its D_0 size and seed,
     the classifier that labels D_0 for a conditional model, the model, its sampling settings and the trainer keys
     that change training."""
-    data = evaluator.dataset
-    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer = OmegaConf.to_container(spec.trainer, resolve=True)
     assert isinstance(trainer, dict)
-    spec = {
-        "data_checksum": data.checksum,
-        "n_train": check_positive("data.n_train", cfg.data.n_train),
-        "contamination_seed": seed,
+    key = {
+        "data_checksum": evaluator.dataset.checksum,
+        "n_train": spec.n_train,
+        "contamination_seed": spec.seed,
         "classifier": evaluator.classifier.sha256 if evaluator.classifier is not None else None,
-        "model": OmegaConf.to_container(cfg.model, resolve=True),
-        "sampling": OmegaConf.to_container(cfg.get("sampling") or {}, resolve=True),
+        "model": OmegaConf.to_container(spec.model, resolve=True),
+        "sampling": spec.sampling,
         "trainer": {k: v for k, v in trainer.items() if k not in _NOT_TRAINING_KEYS},
     }
-    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest(), spec
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest(), key
 
 
 def _trained_generator_images(
-    cfg: DictConfig, evaluator: Evaluator, n: int, purpose: str, seed: int
+    spec: PoolContamination, evaluator: Evaluator, n: int, purpose: str
 ) -> tuple[torch.Tensor, dict]:
-    from bench.models.factory import build_model, sampling_settings
+    from bench.models.factory import build_model
 
     data = evaluator.dataset
-    key, spec = _generator_key(cfg, evaluator, seed)
-    folder = Path(cfg.cache_dir) / "contamination"
-    stem = f"{cfg.model.name}-gen0-{key[:16]}"
+    key, described = _generator_key(spec, evaluator)
+    folder = spec.cache_dir / "contamination"
+    stem = f"{spec.model.name}-gen0-{key[:16]}"
     model_path = folder / f"{stem}.pt"
     samples_path = folder / f"{stem}-{purpose}-{n}.npy"
     info = {
-        "source": f"generation 0 of model={cfg.model.name}, contamination_seed={seed}",
+        "source": f"generation 0 of model={spec.model.name}, contamination_seed={spec.seed}",
         "cache_file": str(samples_path),
     }
     if samples_path.is_file():
@@ -120,55 +149,53 @@ def _trained_generator_images(
         return images, {**info, "sha256": arrays_checksum(images)}
 
     # built and trained like a run's generation 0 (bench.run): the model config, what the data injects, labels
-    model = build_model(cfg.model, **evaluator.model_info)
+    model = build_model(spec.model, **evaluator.model_info)
     if model_path.is_file():
         model.load_state_dict(load_checkpoint(model_path))
     else:
-        _train(cfg, evaluator, model, seed)
+        _train(spec, evaluator, model)
         write_bytes(model_path, torch_bytes({k: v.detach().cpu() for k, v in model.state_dict().items()}))
-        write_bytes(folder / f"{stem}.json", json.dumps(spec, indent=1, default=str).encode())
-    images = model.sample(n, generator=generator(seed, "contaminator", purpose), **sampling_settings(cfg)).cpu()
+        write_bytes(folder / f"{stem}.json", json.dumps(described, indent=1, default=str).encode())
+    images = model.sample(n, generator=generator(spec.seed, "contaminator", purpose), **spec.sampling).cpu()
     write_bytes(samples_path, npy_bytes(images.numpy()))
     return images, {**info, "sha256": arrays_checksum(images)}
 
 
-def _train(cfg: DictConfig, evaluator: Evaluator, model, seed: int) -> None:
-    """Generation 0 of the run's model on a D_0 drawn from the clean pool with `seed`."""
+def _train(spec: PoolContamination, evaluator: Evaluator, model) -> None:
+    """Generation 0 of the run's model on a D_0 drawn from the clean pool with the contamination seed."""
     from bench.train import fit
 
     data = evaluator.dataset
-    n_train = min(check_positive("data.n_train", cfg.data.n_train), len(data.train_images))
-    index = torch.randperm(len(data.train_images), generator=generator(seed, "contaminator", "initial"))[:n_train]
+    n_train = min(spec.n_train, len(data.train_images))
+    index = torch.randperm(len(data.train_images), generator=generator(spec.seed, "contaminator", "initial"))[:n_train]
     images = data.train_images[index]
-    log.info(f"training the earlier generator (model={cfg.model.name}, {n_train} real images) for contamination")
-    torch.manual_seed(derive_seed(seed, "contaminator", "init"))
+    log.info(f"training the earlier generator (model={spec.model.name}, {n_train} real images) for contamination")
+    torch.manual_seed(derive_seed(spec.seed, "contaminator", "init"))
     with tempfile.TemporaryDirectory() as logs:
         fit(
             model,
             images,
             labels=evaluator.training_labels(model, images),
-            trainer_cfg=cfg.trainer,
-            seed=derive_seed(seed, "contaminator", "train"),
+            trainer_cfg=spec.trainer,
+            seed=derive_seed(spec.seed, "contaminator", "train"),
             log_dir=logs,
         )
     model.cpu()
 
 
-def contaminate(cfg: DictConfig, evaluator: Evaluator) -> tuple[torch.Tensor, torch.Tensor, dict | None]:
+def contaminate(spec: PoolContamination, evaluator: Evaluator) -> tuple[torch.Tensor, torch.Tensor, dict | None]:
     """The train pool the loop draws from (contaminated as configured), a mask of the replaced positions, and what
     results.json records about it (None when data.contamination is 0). The data set itself, its checksum and its
     test set stay clean: scoring and the feature extractor's fit are unchanged."""
-    share = check_share(cfg.data.get("contamination", 0.0))
     pool = evaluator.dataset.train_images
     mask = torch.zeros(len(pool), dtype=torch.bool)
-    n_replaced = round(share * len(pool))
+    n_replaced = round(spec.share * len(pool))
     if n_replaced == 0:
         return pool, mask, None
-    seed = check_seed(cfg.data.get("contamination_seed", 0))
-    positions = torch.randperm(len(pool), generator=generator(seed, "contamination", "positions"))[:n_replaced]
-    images, source = earlier_generator(cfg, evaluator, n_replaced, "pool")
+    positions = torch.randperm(len(pool), generator=generator(spec.seed, "contamination", "positions"))[:n_replaced]
+    images, source = earlier_generator(spec, evaluator, n_replaced, "pool")
     pool = pool.clone()
     pool[positions] = images.to(pool.dtype)
     mask[positions] = True
-    info = {"share": share, "n_replaced": n_replaced, "n_pool": len(pool), "seed": seed, **source}
+    info = {"share": spec.share, "n_replaced": n_replaced, "n_pool": len(pool), "seed": spec.seed, **source}
     return pool, mask, info

@@ -7,8 +7,8 @@ has the same size with and without curation and only its content differs. Scores
 * confidence: the reference classifier's top class probability (a self-correction in the spirit of Gillman et
   al. 2024: keep what an expert model recognises);
 * nearest_real: minus the feature distance to the nearest image of D_0 (a realism filter);
-* detector: minus the log-odds of the audit's real-vs-synthetic detector (`bench.audit`), trained on D_0
-  against the fixed earlier generator's images.
+* detector: minus the log-odds of the real-vs-synthetic detector (`bench.detector`, the audit's too), trained on
+  D_0 against the fixed earlier generator's images (`bench.contamination`).
 
 Scores are deterministic (no randomness), so a resumed run curates exactly as an uninterrupted one; ties keep
 the earlier candidate. Each generation's record says what was kept: candidates, kept, the kept share, the score
@@ -22,14 +22,18 @@ from typing import Any
 
 import torch
 
+from bench.contamination import PoolContamination, earlier_generator
+from bench.detector import Detector, train_detector
 from bench.errors import BenchError
+from bench.evaluation import Evaluator
 from bench.loops import Loop
 from bench.metrics.memorization import nearest
 from bench.real_side import RealSide
 
 
 class Curator:
-    def __init__(self, loop: Loop, real: RealSide, cfg) -> None:
+    def __init__(self, loop: Loop, real: RealSide, contamination: PoolContamination) -> None:
+        """`contamination`: the earlier generator whose images the detector learns (method `detector`)."""
         assert loop.curation is not None
         self.method = loop.curation
         self.keep = loop.synthetic_size
@@ -45,11 +49,7 @@ class Curator:
         real_features = real.evaluator.train_features  # D_0 in the scoring feature space
         assert real_features is not None, "run.py builds the evaluator with D_0"
         self.real_features: torch.Tensor = real_features
-        self.detector = None
-        if self.method == "detector":
-            from bench.audit import curation_detector
-
-            self.detector = curation_detector(cfg, real.evaluator)
+        self.detector = curation_detector(contamination, real.evaluator) if self.method == "detector" else None
         self._curated: dict[int, tuple[torch.Tensor, dict]] = {}
         self._used: set[int] = set()
 
@@ -112,3 +112,11 @@ class Curator:
             stats["class_shares_candidates"] = (torch.bincount(labels, minlength=n_classes) / len(labels)).tolist()
             stats["class_shares_kept"] = (torch.bincount(labels[kept], minlength=n_classes) / self.keep).tolist()
         return images[kept], stats
+
+
+def curation_detector(contamination: PoolContamination, evaluator: Evaluator) -> Detector:
+    """The detector for `loop.curation=detector`: D_0 (real) against as many earlier-generator images."""
+    real_features = evaluator.train_features
+    assert real_features is not None, "D_0 is set (Evaluator.set_train_images) before curation"
+    synthetic, _ = earlier_generator(contamination, evaluator, len(real_features), "audit")
+    return train_detector(real_features, evaluator.extractor.extract(synthetic)[0])

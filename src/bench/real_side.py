@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import torch
 from omegaconf import DictConfig
 
-from bench.contamination import check_share, contaminate
+from bench.contamination import PoolContamination, contaminate
 from bench.data import ImageDataset, build_data
-from bench.errors import BenchError, check_positive
+from bench.errors import BenchError
 from bench.evaluation import Evaluator
 from bench.seeding import generator
 
@@ -37,20 +37,33 @@ class RealSide:
 
 
 def real_side(cfg: DictConfig) -> RealSide:
-    data = build_data(cfg.data)
-    n_train = check_positive("data.n_train", cfg.data.n_train)
+    """The real side of a config: its data, D_0 (seeded by `seed`), scoring and contamination nodes, read here."""
+    return build_real_side(
+        cfg.data,
+        cfg.metrics,
+        seed=int(cfg.seed),
+        cache_dir=cfg.cache_dir,
+        contamination=PoolContamination.of(cfg),
+    )
+
+
+def build_real_side(
+    data_cfg: DictConfig, metrics_cfg: DictConfig, *, seed: int, cache_dir: str, contamination: PoolContamination
+) -> RealSide:
+    """The data set, D_0 drawn from the (contaminated) pool, and the evaluator that scores against its test set."""
+    data = build_data(data_cfg)
+    n_train = contamination.n_train
     if n_train > len(data.train_images):
         raise BenchError(
             f"data.n_train={n_train} exceeds the {len(data.train_images)} real training images of {data.name}"
         )
-    check_share(cfg.data.get("contamination", 0.0))  # before the extractor loads, let alone an earlier generator trains
-    initial_index = torch.randperm(len(data.train_images), generator=generator(cfg.seed, "initial"))[:n_train]
+    initial_index = torch.randperm(len(data.train_images), generator=generator(seed, "initial"))[:n_train]
     # the evaluator first: a bad metrics or extractor setting fails before an earlier generator trains
-    evaluator = Evaluator(data, cfg.metrics, cache_dir=cfg.cache_dir, data_cfg=cfg.data)
-    pool, replaced, contamination = contaminate(cfg, evaluator)
+    evaluator = Evaluator(data, metrics_cfg, cache_dir=cache_dir, data_cfg=data_cfg)
+    pool, replaced, record = contaminate(contamination, evaluator)
     initial = pool[initial_index]
-    if contamination is not None:
-        contamination["n_in_initial"] = int(replaced[initial_index].sum())
+    if record is not None:
+        record["n_in_initial"] = int(replaced[initial_index].sum())
     # memorisation is measured against what the model trained on: D_0 as drawn from the (contaminated) pool
     evaluator.set_train_images(initial)
-    return RealSide(data, initial_index, initial, evaluator, pool, contamination)
+    return RealSide(data, initial_index, initial, evaluator, pool, record)

@@ -8,32 +8,24 @@ every gen: S_t = sample(M_t), score S_t against held-out real test images; commi
 from __future__ import annotations
 
 import logging
-import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-import bench
-from bench.build import build
 from bench.config import NOT_RESULT_KEYS
-from bench.curation import Curator
-from bench.errors import BenchError, Diverged
-from bench.health import check_health_config, generation_zero_health, non_finite_diagnostics
-from bench.loops import Loop, LoopContext
-from bench.models.factory import build_model, sampling_settings
-from bench.real_side import real_side
+from bench.errors import BenchError
+from bench.generation import exporter, run_generation
+from bench.loops import LoopContext
 from bench.report.command_record import save_command_record
-from bench.report.environment import environment
 from bench.report.plots import plot_class_shares, plot_measures, plot_metrics
 from bench.report.results import LEAD_METRICS, read_json, write_metrics_csv, write_results
 from bench.report.run_folder import RunFolder
 from bench.report.run_status import RunLock
-from bench.seeding import derive_seed, generator
-from bench.train import check_trainer, fit, quiet_lightning
+from bench.setup import Plan, prepare, results_header
+from bench.train import quiet_lightning
 
 log = logging.getLogger("bench")
 
@@ -78,185 +70,76 @@ def compare_dir(path: Path, family: str) -> Path:
 
 
 def _run(cfg: DictConfig) -> dict:
+    """The loop's steps: open the folder (resume checks), prepare, write the header, then one generation at a time."""
     config = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(config, dict)
     folder = RunFolder(cfg.run_dir)
-    results_path = folder.path / "results.json"
-    previous = read_json(results_path)
+    previous = read_json(folder.path / "results.json")
     _check_same_config(previous, config, folder.path)
-    # Hydra's record of the command, only now: a process refused by the lock or the config check changes nothing
-    save_command_record(folder.path, cfg)
     if previous and previous["status"] == "finished" and len(folder.finished()) >= cfg.loop.generations:
         log.info(f"run folder {folder.path} holds a finished run; nothing to do")
         return previous
+    # Hydra's record of the command, only now: a process refused by the lock or the config check, or one that finds
+    # the run finished, changes nothing
+    save_command_record(folder.path, cfg)
 
-    # real data, the loop and the scoring, all validated before any training
-    real = real_side(cfg)
-    loop: Loop = build(cfg.loop)
-    data, initial, initial_index, evaluator = real.data, real.initial, real.initial_index, real.evaluator
-    n_train = len(initial)
-    loop.check_sizes(n_initial=n_train, n_pool=len(real.pool))
-    n_draw = max(loop.n_candidates, int(cfg.metrics.n_samples))
-    check_trainer(cfg.trainer)
-    check_health_config(cfg.health)
-    sampling = sampling_settings(cfg)
-    # a bad model config or sampling setting fails now, not after gen 0 trains (sample(0) checks the settings)
-    build_model(cfg.model, **real.model_info).sample(0, generator=generator(cfg.seed, "probe"), **sampling)
+    plan = prepare(cfg)  # real data, the loop and the scoring, all validated before any training
+    header = results_header(plan, config, str(cfg.trainer.accelerator))
+    _check_same_pool(previous, plan.real.contamination, folder.path)
+    records = _resume(folder, header, plan)
+    plan.start_curation()
+    _loop(plan, folder, header, records)
+    out = read_json(folder.path / "results.json")
+    assert out is not None
+    return out
 
-    env = environment(str(cfg.trainer.accelerator))
-    header: dict[str, Any] = {
-        "bench_version": bench.__version__,
-        "git_commit": env["git_commit"],
-        "environment": env,
-        "config": config,
-        "dataset": {
-            "name": data.name,
-            "source": data.source,
-            "checksum": data.checksum,
-            "image_shape": list(data.image_shape),
-            "n_train_pool": len(data.train_images),
-            "n_test": len(data.test_images),
-            "n_initial": n_train,
-            # the share of the train pool replaced by an earlier generator's images, and which generator (null: none)
-            "contamination": real.contamination,
-        },
-        "feature_extractor": evaluator.extractor_info,
-        "evaluation": {
-            "n_generated": int(cfg.metrics.n_samples),
-            "n_reference": len(evaluator.split.reference),
-            "sampling": sampling,
-            "real_class_shares": evaluator.real_class_shares,
-            # metrics left out, and why (a folder without classes has no mode metrics)
-            "skipped": evaluator.skipped,
-            # what the data set's own measurements want drawn (tails: minority share, hue histogram)
-            "plots": evaluator.plots,
-        },
-        "metric_info": evaluator.metric_info,
-        "floor": evaluator.floor(seed=derive_seed(cfg.seed, "floor")),
-    }
-    _check_same_pool(previous, real.contamination, folder.path)
+
+def _resume(folder: RunFolder, header: dict, plan: Plan) -> list[dict]:
+    """The records of the generations an earlier try committed (a partial one is cleared); results.json and the
+    views rewritten from them (an interruption may have left them a generation behind)."""
     folder.clear_partial()
     done = folder.finished()
     records = [folder.load_record(t) for t in done]
-    write_results(results_path, header, records, status="finished" if len(done) >= loop.generations else "running")
+    status = "finished" if len(done) >= plan.loop.generations else "running"
+    write_results(folder.path / "results.json", header, records, status=status)
     if done:
-        _write_views(folder.path, header, records, cfg)  # an interruption may have left them a generation behind
+        _write_views(folder.path, header, records, plan.title)
         log.info(f"resuming {folder.path} after generation {done[-1]}")
-    # loop.curation: later generations train on the best-scoring share of each S_s (bench.curation)
-    curator = Curator(loop, real, cfg) if loop.curation else None
+    return records
+
+
+def _loop(plan: Plan, folder: RunFolder, header: dict, records: list[dict]) -> None:
+    """Generations len(records).. to the last, each committed whole (bench.report.run_folder) before the next."""
+    results_path = folder.path / "results.json"
+    real, curator = plan.real, plan.curator
     ctx = LoopContext(
-        seed=int(cfg.seed),
-        initial=initial,
+        seed=plan.seed,
+        initial=real.initial,
         real_pool=real.pool,
-        initial_index=initial_index,
+        initial_index=real.initial_index,
         synthetic=curator.wrap(folder.load_samples) if curator else folder.load_samples,
     )
-
+    generations = plan.loop.generations
+    extra = [k for k, _ in header["evaluation"]["plots"].get("lines", [])]
     try:
-        for t in range(len(done), loop.generations):
-            if curator:
-                curator.start_generation()
-            train_set = loop.training_set(t, ctx)
-            # weights are initialised from a seed of their own, not from whatever the global RNG went through before
-            torch.manual_seed(derive_seed(cfg.seed, "init", t))
-            model = build_model(cfg.model, **real.model_info)
-            if loop.warm_start and t > 0:
-                model.load_state_dict(folder.load_state_dict(t - 1))
-            labels = evaluator.training_labels(model, train_set.images)
-
-            log_dir = folder.path / "logs"
-            shutil.rmtree(log_dir / f"gen_{t:03d}", ignore_errors=True)  # curves of an interrupted try at generation t
-            start = time.perf_counter()
-            try:  # a NaN in training or sampling stops here: nothing of generation t is committed, earlier ones stay
-                device = fit(
-                    model,
-                    train_set.images,
-                    labels=labels,
-                    trainer_cfg=cfg.trainer,
-                    seed=derive_seed(cfg.seed, "train", t),
-                    log_dir=log_dir,
-                    log_name=f"gen_{t:03d}",
-                )
-                train_s = time.perf_counter() - start
-                diagnostics = model.diagnostics(train_set.images)
-
-                start = time.perf_counter()
-                samples = model.sample(n_draw, generator=generator(cfg.seed, "sample", t), **sampling)
-                sample_s = time.perf_counter() - start
-            except Diverged as e:
-                raise BenchError(
-                    f"generation {t} diverged {e}; try a smaller model.lr (or trainer.gradient_clip_val)"
-                ) from None
-
-            start = time.perf_counter()
-            metrics = evaluator.score_images(
-                samples[: int(cfg.metrics.n_samples)], seed=derive_seed(cfg.seed, "eval", t)
+        for t in range(len(records), generations):
+            gen = run_generation(t, plan, ctx, folder, header["floor"])
+            state_dict = {k: v.detach().cpu() for k, v in gen.model.state_dict().items()}
+            folder.commit_generation(
+                t, record=gen.record, state_dict=state_dict, samples=gen.samples, export=exporter(gen.model)
             )
-            eval_s = time.perf_counter() - start
-            warnings = list(diagnostics.get("warnings", [])) + non_finite_diagnostics(diagnostics)
-            if t == 0:
-                warnings += generation_zero_health(
-                    metrics, header["floor"], n_classes=evaluator.num_classes or 0, health=cfg.health
-                )
-
-            record: dict[str, Any] = {
-                "generation": t,
-                # the feature space that scored this row: rows from different feature spaces are never compared
-                "extractor": f"{evaluator.extractor.name}:{evaluator.extractor.sha256[:12]}",
-                "counts": {
-                    "real": train_set.n_real,
-                    "synthetic": train_set.n_synthetic,
-                    "total": len(train_set.images),
-                    "sampled": n_draw,
-                },
-                "training_set": train_set.sources,
-                # what curation kept of each synthetic set this generation trained on (null: no curation)
-                "curation": curator.report() if curator else None,
-                "warm_start": loop.warm_start and t > 0,
-                "device": str(device),
-                # not a result key (it names no folder and may change on resume), but it changes float sums in
-                # training: recorded per generation so a resumed run with another thread count shows where
-                "torch_threads": torch.get_num_threads(),
-                "seconds": {"train": train_s, "sample": sample_s, "eval": eval_s},
-                "sampling": sampling,
-                "diagnostics": {k: v for k, v in diagnostics.items() if k != "warnings"},
-                "healthy": not warnings,
-                "warnings": warnings,
-                "metrics": metrics,
-            }
-            state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-            folder.commit_generation(t, record=record, state_dict=state_dict, samples=samples, export=_exporter(model))
             records.append(folder.load_record(t))  # as written: non-finite numbers are null on disk and here alike
-            write_results(results_path, header, records, status="finished" if t + 1 == loop.generations else "running")
-            _write_views(folder.path, header, records, cfg)
-            log.info(
-                _summary(record, loop.generations, extra=[k for k, _ in header["evaluation"]["plots"].get("lines", [])])
-            )
-            for w in record["warnings"]:
+            write_results(results_path, header, records, status="finished" if t + 1 == generations else "running")
+            _write_views(folder.path, header, records, plan.title)
+            log.info(_summary(gen.record, generations, extra=extra))
+            for w in gen.record["warnings"]:
                 log.warning(f"gen {t}: {w}")
     except BaseException:  # an error or Ctrl-C: say so in the file (a kill -9 is told by the lock, run_status.py)
         write_results(results_path, header, records, status="interrupted")
         raise
 
-    out = read_json(results_path)
-    assert out is not None
-    return out
 
-
-def _exporter(model) -> Callable[[Path], None] | None:
-    """A model's own format beside the loop's checkpoint (a DDPM: diffusers' save_pretrained, in gen_XXX/diffusers/)."""
-    save_pretrained = getattr(model, "save_pretrained", None)
-    if save_pretrained is None:
-        return None
-
-    def export(tmp: Path) -> None:
-        save_pretrained(tmp / "diffusers")
-
-    return export
-
-
-def _write_views(path: Path, header: dict, records: list[dict], cfg) -> None:
-    title = f"{cfg.data.name} / {cfg.model.name} / loop={cfg.loop.name} / seed={cfg.seed}"
+def _write_views(path: Path, header: dict, records: list[dict], title: str) -> None:
     write_metrics_csv(path / "metrics.csv", records)
     plot_metrics(path / "metrics.png", records, header["floor"], title=title)
     real_shares = header["evaluation"]["real_class_shares"]

@@ -18,21 +18,20 @@ import math
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
 
-from bench.audit.detector import Detector, train_detector
 from bench.audit.proportion import ProportionEstimate, estimate_proportion
-from bench.contamination import earlier_generator
+from bench.contamination import PoolContamination, earlier_generator
 from bench.data.images import arrays_checksum
+from bench.detector import Detector, train_detector
 from bench.errors import BenchError, check_positive
 from bench.evaluation import Evaluator
 from bench.seeding import generator
 
-__all__ = ["Detector", "ProportionEstimate", "audit_pool", "curation_detector", "estimate_proportion", "train_detector"]
+__all__ = ["Detector", "ProportionEstimate", "audit_pool", "estimate_proportion", "train_detector"]
 
 
 def audit_pool(
-    cfg: DictConfig,
+    contamination: PoolContamination,
     evaluator: Evaluator,
     pool: torch.Tensor,
     *,
@@ -42,7 +41,8 @@ def audit_pool(
     seed: int = 0,
 ) -> dict[str, Any]:
     """The synthetic share of `pool` (uint8 images of the data set's shape) with its interval, as a dict; features
-    in the evaluator's scoring space."""
+    in the evaluator's scoring space. `contamination`: the earlier generator that gives the known synthetic images
+    unless `synthetic` is given."""
     data, extractor = evaluator.dataset, evaluator.extractor
     n_train = check_positive("--n-train", n_train)
     n_calibration = check_positive("--n-calibration", n_calibration)
@@ -58,7 +58,7 @@ def audit_pool(
     in_pool = set(_image_keys(pool))
     real = _outside(data.train_images, in_pool, need, "real images of the data set", seed, "real")
     if synthetic is None:
-        synthetic, source = earlier_generator(cfg, evaluator, need, "audit")
+        synthetic, source = earlier_generator(contamination, evaluator, need, "audit")
     else:
         source = {"source": "--synthetic"}
     synthetic = _outside(synthetic, in_pool, need, "--synthetic images", seed, "synthetic")
@@ -79,7 +79,7 @@ def audit_pool(
         "feature_extractor": extractor.info,
         "known_synthetic": source,
         "detector": {
-            "classifier": "quadratic logistic regression (bench.audit.detector)",
+            "classifier": "quadratic logistic regression (bench.detector)",
             "n_train_per_class": n_train,
             "n_calibration_per_class": n_calibration,
             "calibration_accuracy": (1 - estimate.false_positive_rate + estimate.true_positive_rate) / 2,
@@ -121,11 +121,3 @@ def _range_warning(e: ProportionEstimate) -> str | None:
         f"[{e.false_positive_rate:.3f}, {e.true_positive_rate:.3f}]: the pool is not a mixture of images like the "
         "detector's real and synthetic ones, and the estimate is clipped, not measured"
     )
-
-
-def curation_detector(cfg: DictConfig, evaluator: Evaluator) -> Detector:
-    """The audit's detector for `loop.curation=detector`: D_0 (real) against as many earlier-generator images."""
-    real_features = evaluator.train_features
-    assert real_features is not None, "D_0 is set (Evaluator.set_train_images) before curation"
-    synthetic, _ = earlier_generator(cfg, evaluator, len(real_features), "audit")
-    return train_detector(real_features, evaluator.extractor.extract(synthetic)[0])
