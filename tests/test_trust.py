@@ -81,8 +81,11 @@ def test_every_target_our_configs_name_is_registered_and_nothing_else_outside_be
             stripped = line.split("#", 1)[0].strip()
             if stripped.startswith("_target_:"):
                 named.add(stripped.removeprefix("_target_:").strip())
-    assert named == set(registered_targets())
-    assert {t for t in named if not t.startswith("bench.")} == {"lightning.pytorch.loggers.CSVLogger"}
+    from bench.features.select import STANDARD
+
+    assert named | set(STANDARD.values()) == set(registered_targets())
+    outside = {t for t in registered_targets() if not t.startswith("bench.")}
+    assert outside == {"lightning.pytorch.loggers.CSVLogger"}
 
 
 def test_build_refuses_an_unregistered_target_only_inside_the_boundary(tmp_path):
@@ -249,7 +252,7 @@ def test_resample_of_a_missing_folder_creates_nothing(tmp_path, capsys):
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_resample_writes_no_cache_where_a_stored_config_points(tiny_run, tmp_path, monkeypatch):
+def test_resample_writes_no_cache_where_a_stored_config_points(tiny_run, tmp_path):
     """cache_dir in a stored config is a path on someone else's machine: resampling uses this machine's own."""
     elsewhere = tmp_path / "their_cache"
     folder = copy_run(tiny_run, tmp_path / "moved")
@@ -258,3 +261,24 @@ def test_resample_writes_no_cache_where_a_stored_config_points(tiny_run, tmp_pat
     (folder / "results.json").write_text(json.dumps(doc))
     resample(folder, 0, {"temperature": 0.5})
     assert not elsewhere.exists()
+
+
+def test_resample_runs_no_hub_code_a_stored_config_points_to(tiny_run, tmp_path, monkeypatch):
+    """metrics.extractor_hub_dir names a folder whose hubconf.py torch.hub.load would run: a stored one is not used
+    (DINOv2's code comes from this machine's torch hub cache, here empty: one line says so)."""
+    import torch
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "empty_hub_cache"))
+    hub = tmp_path / "their_hub"
+    hub.mkdir()
+    (hub / "hubconf.py").write_text(f"open({str(tmp_path / 'hub_ran')!r}, 'w').close()\n")
+    (tmp_path / "weights.pth").write_bytes(b"")
+    folder = copy_run(tiny_run, tmp_path / "hub")
+    doc = json.loads((folder / "results.json").read_text())
+    metrics = doc["config"]["metrics"]
+    metrics.update(extractor="dinov2", extractor_hub_dir=str(hub), extractor_weights=str(tmp_path / "weights.pth"))
+    (folder / "results.json").write_text(json.dumps(doc))
+    with pytest.raises(BenchError) as e:
+        resample(folder, 0, {})
+    assert "empty_hub_cache" in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "hub_ran").exists(), "a stored config chose code for torch.hub to run"

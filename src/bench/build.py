@@ -34,8 +34,9 @@ _ALLOWED: ContextVar[frozenset[str] | None] = ContextVar("bench_allowed_targets"
 
 @functools.cache
 def registered_targets() -> frozenset[str]:
-    """Every `_target_` the benchmark's own config registry (bench/conf/**.yaml) names: its models, data sets,
-    loops, extractors, the trainer's default logger and the sweep callback."""
+    """Every `_target_` the benchmark's own config registry (bench/conf/**.yaml) names (its models, data sets,
+    loops, extractors, the trainer's default logger and the sweep callback) and the loaders of the standard
+    feature spaces that `metrics.extractor=inception|dinov2` builds by name."""
     from bench.config import CONF_DIR
 
     found: set[str] = set()
@@ -52,7 +53,9 @@ def registered_targets() -> frozenset[str]:
 
     for path in sorted(CONF_DIR.rglob("*.yaml")):
         collect(yaml.safe_load(path.read_text()))
-    return frozenset(found)
+    from bench.features.select import STANDARD  # the standard feature spaces, chosen by name (metrics.extractor)
+
+    return frozenset(found | set(STANDARD.values()))
 
 
 @contextmanager

@@ -83,14 +83,16 @@ _NEEDED = {"model": True, "data": True, "metrics": False}  # node -> built from 
 
 def _stored_config(path: Path, results: dict, allow: Sequence[str]) -> DictConfig:
     """The run's config as data: every `_target_` checked before anything is imported, the nodes resampling needs
-    present, and the cache folder this machine's own (a stored path is not written to)."""
+    present, the cache folder this machine's own (a stored path is not written to), and no folder of code (a
+    stored metrics.extractor_hub_dir: DINOv2's hubconf.py comes from torch hub's own cache here)."""
     config = results["config"]
     try:
         check_config_targets(config, allow)
     except BenchError as e:
         raise BenchError(f"{path}: {e}") from None
-    for key in _NEEDED:
-        if not isinstance(config.get(key), dict) or ("_target_" not in config[key] and key != "metrics"):
+    for key, needs_target in _NEEDED.items():
+        node = config.get(key)
+        if not isinstance(node, dict) or (needs_target and "_target_" not in node):
             raise BenchError(f"{path}: config.{key} missing or not a config node; resampling rebuilds it")
     n = config["metrics"].get("n_samples")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -98,6 +100,10 @@ def _stored_config(path: Path, results: dict, allow: Sequence[str]) -> DictConfi
     try:
         cfg = OmegaConf.create(config)
         cfg.cache_dir = os.environ.get("BENCH_CACHE_DIR", "outputs/.cache")
+        if cfg.metrics.get("extractor_hub_dir") is not None:
+            # torch.hub.load runs that folder's hubconf.py: code, which a stored config may not choose
+            log.info(f"config.metrics.extractor_hub_dir {cfg.metrics.extractor_hub_dir} ignored: torch hub's own cache")
+            cfg.metrics.extractor_hub_dir = None
         OmegaConf.resolve(cfg)  # interpolations fail here, in one line, rather than deep inside a build
     except Exception as e:  # omegaconf's errors on a malformed stored config: data, reported in one line
         raise BenchError(f"{path}: config cannot be read back ({_first_line(e)})") from None
