@@ -224,3 +224,19 @@ def test_a_non_finite_or_huge_number_is_refused_by_every_command(real_run, tmp_p
         assert ".".join(map(str, leaf)).replace(".1.", "[1].") in lines[0], lines
         code, lines = call(main, [str(folder), *args, "--skip-invalid"])
         assert lines and lines[0].startswith("warning: ") and lines[0].endswith("(skipped)"), lines
+
+
+def test_reproductions_leaves_out_a_400_digit_seed_without_a_traceback(real_run, tmp_path, monkeypatch, capsys):
+    """The table's case: `"seed": 10^400` gave an OverflowError traceback in `python -m bench.reproductions`."""
+    from bench.reproductions.__main__ import main as reproductions_main
+    from bench.reproductions.claims import CLAIMS
+
+    _, doc = real_run
+    text = json.dumps(doc).replace('"seed": 0', '"seed": 1' + "0" * 400, 1)
+    assert text != json.dumps(doc)
+    folder = write_folder(tmp_path, text)
+    monkeypatch.chdir(tmp_path)
+    claim = next(c.key for c in CLAIMS if c.key != "gaussian")  # the Gaussian claim simulates; the others read
+    code = reproductions_main(["--no-run", "--outputs", str(folder), "--claims", claim, "--out", "page.md"])
+    assert code == 0 and "Traceback" not in capsys.readouterr().err
+    assert "not run" in (tmp_path / "page.md").read_text().lower()
