@@ -16,6 +16,7 @@ from typing import Any
 from bench.errors import BenchError
 from bench.report.atomic import write_json, write_text
 from bench.report.run_status import STATUSES
+from bench.report.safe_text import csv_cell, csv_row
 
 SCHEMA_VERSION = 1
 # scalar metric keys, in the order the CSV and the console show them
@@ -216,6 +217,7 @@ def write_metrics_csv(path: Path, records: list[dict]) -> None:
     columns = list(dict.fromkeys(k for row in rows for k in row))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
+    # names and texts come from configs and files: a cell a spreadsheet would run as a formula gets a leading '
+    writer.writerow({c: csv_cell(c) for c in columns})
+    writer.writerows(csv_row(r) for r in rows)
     write_text(path, buf.getvalue())
