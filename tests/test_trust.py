@@ -282,3 +282,10 @@ def test_resample_runs_no_hub_code_a_stored_config_points_to(tiny_run, tmp_path,
         resample(folder, 0, {})
     assert "empty_hub_cache" in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "hub_ran").exists(), "a stored config chose code for torch.hub to run"
+
+
+@pytest.mark.parametrize("value", ["²", "-1", "1.0", "1" * 400, ""])
+def test_resample_generation_must_be_a_plain_number(value):
+    with pytest.raises(BenchError) as e:
+        parse_overrides([f"generation={value}"])
+    assert str(e.value) == f"generation={value!r} must be a generation number (0, 1, ...)"

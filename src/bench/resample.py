@@ -47,7 +47,7 @@ def parse_overrides(overrides: list[str]) -> tuple[int, dict, str | None]:
         if not sep:
             raise BenchError(f"argument {arg!r} is not KEY=VALUE; allowed: generation=T, sampling.KEY=VALUE, device=D")
         if key == "generation":
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit() and len(value) <= 9):
                 raise BenchError(f"generation={value!r} must be a generation number (0, 1, ...)")
             generation = int(value)
         elif key.startswith("sampling.") and key.count(".") == 1:
