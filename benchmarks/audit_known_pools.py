@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.audit.__main__ import main as audit_main
+from bench.cli.audit import main as audit_main
 from bench.config import compose
-from bench.contamination import PoolContamination, earlier_generator
+from bench.engine.contamination import PoolContamination, earlier_generator
 from bench.data import build_data
-from bench.evaluate import load_images
-from bench.evaluation import Evaluator
+from bench.cli.evaluate import load_images
+from bench.engine.evaluation import Evaluator
 from bench.seeding import generator
 
 

@@ -5,7 +5,7 @@
 
 - sampling: images/s of `DDPM.sample` (DDIM, fp32 and bf16 autocast) against diffusers' `DDIMPipeline`
   in float32 with the same UNet, scheduler, steps and batch size;
-- training: optimizer steps/s of `bench.train.fit` (Lightning) against a plain PyTorch loop doing the
+- training: optimizer steps/s of `bench.engine.train.fit` (Lightning) against a plain PyTorch loop doing the
   same work (same module and loss, AdamW, gradient clipping, warm-up, EMA step) on the same batches,
   in fp32 and bf16 autocast;
 - the VAE: seconds per epoch of `fit` against a plain loop over the same module and batches.
@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from bench.data.mnist import load_mnist
 from bench.models.ddpm import DDPM
 from bench.models.vae import VAE
-from bench.train import fit
+from bench.engine.train import fit
 
 
 def trainer_cfg(device: str, steps: int, batch: int, precision: str, epochs: int = -1):

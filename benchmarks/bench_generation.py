@@ -2,7 +2,7 @@
 
     python benchmarks/bench_generation.py [overrides ...]     e.g. trainer.num_threads=1
 
-Runs `bench.run.run` for two generations in a temporary folder (gen 0 on real data, gen 1 on its
+Runs `bench.engine.run.run` for two generations in a temporary folder (gen 0 on real data, gen 1 on its
 samples; the real-side cache is warmed first so it is not counted) and prints seconds per phase,
 images per second and the process's peak resident memory. Not a test: wall-clock numbers depend on
 the machine and on whatever else is running.
@@ -19,7 +19,7 @@ import time
 from hydra import compose, initialize_config_dir
 
 from bench.__main__ import CONF_DIR
-from bench.run import run
+from bench.engine.run import run
 
 
 def main(overrides: list[str]) -> None:

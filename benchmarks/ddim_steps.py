@@ -2,7 +2,7 @@
 
     python benchmarks/ddim_steps.py RUN_DIR [generation=0] [steps=10,20,50,100,250] [device=cuda]
 
-Resamples a saved generation (`bench.resample`, nothing retrained) at each step count under each
+Resamples a saved generation (`bench.cli.resample`, nothing retrained) at each step count under each
 combination of `timestep_spacing` (leading: diffusers' default, trailing) and `clip_sample`, and prints
 FID / recall / coverage / classes per setting, then one JSON line. Every row uses the same seeded noise.
 """
@@ -17,9 +17,9 @@ import time
 import torch
 from omegaconf import OmegaConf
 
-from bench.real_side import real_side
+from bench.engine.real_side import real_side
 from bench.report.results import read_json
-from bench.resample import resample
+from bench.cli.resample import resample
 
 
 def main(argv: list[str]) -> None:

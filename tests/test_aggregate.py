@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from bench.errors import BenchError
-from bench.report.aggregate import (
+from bench.analysis.aggregate import (
     InvalidResults,
     Track,
     estimate,
@@ -328,7 +328,7 @@ def test_formats_are_checked(tmp_path):
 
 
 def test_the_package_validates_with_jsonschema_not_a_home_made_subset():
-    import bench.report.aggregate as aggregate
+    import bench.analysis.aggregate as aggregate
 
     assert not hasattr(aggregate, "SUPPORTED_KEYWORDS") and not hasattr(aggregate, "_resolve")
     with pytest.raises(ValueError, match=r"^generations\[2\]\.metrics\.fid missing$"):

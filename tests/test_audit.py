@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.audit import train_detector
-from bench.audit.__main__ import main as audit_main
-from bench.audit.proportion import estimate_proportion, rogan_gladen
+from bench.analysis.audit import train_detector
+from bench.cli.audit import main as audit_main
+from bench.analysis.audit.proportion import estimate_proportion, rogan_gladen
 from bench.errors import BenchError
 
 
@@ -132,7 +132,7 @@ def test_a_synthetic_set_that_is_the_pool_itself_is_refused(tmp_path, mnist, cap
 
 
 def test_a_pool_outside_the_calibration_range_is_flagged():
-    from bench.audit import _range_warning
+    from bench.analysis.audit import _range_warning
 
     inside = estimate_proportion(flags(400, 1000), flags(100, 1000), flags(800, 1000))
     outside = estimate_proportion(flags(950, 1000), flags(100, 1000), flags(800, 1000))

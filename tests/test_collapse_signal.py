@@ -4,7 +4,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from bench.__main__ import CONF_DIR
-from bench.run import run
+from bench.engine.run import run
 
 SMALL = [
     "data.n_train=2000",

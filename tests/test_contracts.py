@@ -79,7 +79,7 @@ def sampling_settings(cfg) -> dict:
 
 @pytest.mark.parametrize("model_name", MODELS)
 def test_model_meets_the_contract(model_name):
-    from bench.train import fit
+    from bench.engine.train import fit
 
     shapes = data_shapes()
     assert shapes, "no data set could be loaded offline to take image shapes from"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.critical_fraction import CRITICAL_METRICS, critical_fractions, lambda_star, main
+from bench.analysis.critical_fraction import CRITICAL_METRICS, critical_fractions, lambda_star, main
 from bench.errors import BenchError
-from bench.report.aggregate import load_runs
+from bench.analysis.aggregate import load_runs
 from test_aggregate import make_results, write_run
 
 # mean 100, s = 4: the gen-0 interval for a mean of 3 new seeds over 5 metrics x 3 generations (Bonferroni) is

@@ -9,7 +9,7 @@ import torch
 from bench.config import compose
 from bench.errors import BenchError
 from bench.features import load_extractor
-from bench.run import run
+from bench.engine.run import run
 from conftest import tiny_overrides
 
 

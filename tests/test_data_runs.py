@@ -9,7 +9,7 @@ import json
 import pytest
 
 from bench.config import compose
-from bench.run import run
+from bench.engine.run import run
 
 TINY = [
     "loop.generations=2",

@@ -11,9 +11,9 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from bench.errors import BenchError
-from bench.evaluate import load_images
-from bench.evaluate import main as evaluate_main
-from bench.evaluation import Evaluator, RealSplit
+from bench.cli.evaluate import load_images
+from bench.cli.evaluate import main as evaluate_main
+from bench.engine.evaluation import Evaluator, RealSplit
 
 METRICS = OmegaConf.create(
     {
@@ -116,7 +116,7 @@ def test_evaluator_cli_scores_real_digits_near_the_floor(mnist, tmp_path, monkey
         [
             sys.executable,
             "-m",
-            "bench.evaluate",
+            "bench.cli.evaluate",
             "--samples",
             str(tmp_path / "real.npy"),
             "--out",

@@ -15,7 +15,7 @@ from bench.config import compose
 from bench.data import build_data
 from bench.data.images import ImageDataset
 from bench.errors import BenchError
-from bench.evaluation import Evaluator
+from bench.engine.evaluation import Evaluator
 from bench.features import build_extractor, extractors_for, load_extractor
 from bench.features.extractor import ASSETS
 

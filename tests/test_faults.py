@@ -62,8 +62,8 @@ def test_replay_draws_its_real_part_from_d0_only():
 @pytest.fixture
 def recorded_seeds(monkeypatch, tmp_path):
     """One tiny two-generation run() with every derive_seed / generator call of a generation's steps recorded."""
-    import bench.generation as generation_module
-    import bench.run as run_module
+    import bench.engine.generation as generation_module
+    import bench.engine.run as run_module
 
     calls: dict[str, list[int]] = {}
     derive, make_generator = generation_module.derive_seed, generation_module.generator
@@ -247,7 +247,7 @@ def test_fid_uses_the_fallback_when_torchmetrics_lacks_it(monkeypatch):
 def test_floor_scores_the_held_out_set_not_the_reference(mnist, tmp_path):
     import os
 
-    from bench.evaluation import Evaluator
+    from bench.engine.evaluation import Evaluator
 
     metrics_cfg = OmegaConf.create(
         OmegaConf.to_container(compose_cfg(*TINY, f"run_dir={tmp_path}").metrics, resolve=True)

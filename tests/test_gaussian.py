@@ -3,7 +3,7 @@
 A maximum-likelihood Gaussian refitted on n of its own samples each generation (replace) has
 E[tr Σ_t] = tr Σ · ((n - 1)/n)^(t+1) (Shumailov et al. 2023) and a fitted mean that walks: Var(μ_t) grows by
 E[tr Σ_{t-1}]/n per generation (Kazdan et al. 2024). With accumulate, the variance stays bounded away from 0.
-The simulation (`bench.gaussian_laws`, also tabulated on docs/reproductions.md) runs the benchmark's own loop
+The simulation (`bench.analysis.gaussian_laws`, also tabulated on docs/reproductions.md) runs the benchmark's own loop
 over many seeds, on small "images" well inside [0, 255]; rounding to uint8 adds 1/12 per pixel per generation
 and is part of the expected values. If these drift, the loop is wrong.
 """
@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from bench.config import compose
-from bench.gaussian_laws import SEEDS, SHAPE, SIGMA, TAU, D, N, T, expected_replace_variance, simulate
+from bench.analysis.gaussian_laws import SEEDS, SHAPE, SIGMA, TAU, D, N, T, expected_replace_variance, simulate
 from bench.models.gaussian import Gaussian
 
 
@@ -69,7 +69,7 @@ def test_sampling_is_seeded_and_temperature_scales_the_spread():
 
 
 def test_a_generation_of_the_real_loop_runs_in_seconds(tmp_path):
-    from bench.run import run
+    from bench.engine.run import run
 
     cfg = compose(
         [

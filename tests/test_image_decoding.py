@@ -16,8 +16,8 @@ from PIL import Image, PngImagePlugin
 from bench.data.folder import load_folder
 from bench.data.images import MAX_SOURCE_PIXELS, read_image
 from bench.errors import BenchError
-from bench.evaluate import load_images
-from bench.evaluate import main as evaluate_main
+from bench.cli.evaluate import load_images
+from bench.cli.evaluate import main as evaluate_main
 
 RNG = np.random.default_rng(0)
 
@@ -239,12 +239,12 @@ def test_good_arrays_still_read(tmp_path):
     ],
 )
 def test_evaluate_refuses_bad_arguments_before_any_work(tmp_path, monkeypatch, capsys, args, message):
-    import bench.evaluate
+    import bench.cli.evaluate
 
     def no_work(**kw):
         raise AssertionError("the scoring started")
 
-    monkeypatch.setattr(bench.evaluate, "evaluate", no_work)
+    monkeypatch.setattr(bench.cli.evaluate, "evaluate", no_work)
     np.save(tmp_path / "s.npy", np.zeros((2, 28, 28), np.uint8))
     monkeypatch.chdir(tmp_path)
     try:
@@ -266,7 +266,7 @@ def test_evaluate_refuses_bad_arguments_before_any_work(tmp_path, monkeypatch, c
     ],
 )
 def test_evaluate_as_a_library_call_checks_its_numbers_first(kwargs, message):
-    from bench.evaluate import evaluate
+    from bench.cli.evaluate import evaluate
 
     with pytest.raises(BenchError) as e:
         evaluate(data="no-such-data", samples="nowhere.npy", **kwargs)

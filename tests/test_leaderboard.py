@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.leaderboard import main
-from bench.report.aggregate import estimate
-from bench.report.leaderboard import build_leaderboard, default_out_dir, fmt
+from bench.cli.leaderboard import main
+from bench.analysis.aggregate import estimate
+from bench.analysis.leaderboard import build_leaderboard, default_out_dir, fmt
 from bench.report.summary import summary_scores
 from test_aggregate import DEFAULT_CURVES, make_results, write_run
 
@@ -147,7 +147,7 @@ def test_default_output_is_the_common_folder_of_the_inputs(tmp_path):
 def test_the_module_runs_as_a_command(tmp_path):
     _runs(tmp_path / "runs")
     out = subprocess.run(
-        [sys.executable, "-m", "bench.leaderboard", str(tmp_path / "runs"), "--bootstrap", "0"],
+        [sys.executable, "-m", "bench.cli.leaderboard", str(tmp_path / "runs"), "--bootstrap", "0"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -241,7 +241,7 @@ def test_one_unhealthy_seed_keeps_its_entry_out_of_the_ranking(tmp_path):
 
 
 def test_a_run_without_generation_0_is_a_diverged_one():
-    from bench.report.leaderboard import _generation_zero_problem
+    from bench.analysis.leaderboard import _generation_zero_problem
 
     assert _generation_zero_problem({"generations": []}) == "no generation 0 (diverged)"
     assert _generation_zero_problem({}) == "no generation 0 (diverged)"

@@ -7,7 +7,7 @@ import csv
 
 from omegaconf import OmegaConf
 
-from bench.health import generation_zero_health
+from bench.engine.health import generation_zero_health
 from bench.report.plots import plot_class_shares, plot_measures, plot_metrics
 from bench.report.results import write_metrics_csv
 

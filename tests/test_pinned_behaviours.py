@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from bench.critical_fraction import critical_fractions
+from bench.analysis.critical_fraction import critical_fractions
 from bench.data.tails import COLORS, HueMeasure, hue_distance, image_hues
 from bench.metrics.bootstrap import bootstrap, percentile_interval
-from bench.report.aggregate import direction, flat_scores, load_runs
-from bench.report.leaderboard import build_leaderboard, cell
+from bench.analysis.aggregate import direction, flat_scores, load_runs
+from bench.analysis.leaderboard import build_leaderboard, cell
 from bench.report.summary import class_loss, minority_loss, summary_scores
 from test_aggregate import DEFAULT_CURVES, make_results, write_run
 
@@ -71,7 +71,7 @@ def test_a_run_without_a_class_loss_event_is_censored_at_T_and_shows_none(class_
 
 
 def test_none_is_shown_only_when_every_seed_is_censored():
-    from bench.report.aggregate import estimate
+    from bench.analysis.aggregate import estimate
 
     assert cell(estimate([3.0, 3.0]), "class_loss.first_loss_generation", 3) == "none"
     assert cell(estimate([3.0]), "class_loss.first_generation", 3) == "none"
@@ -319,7 +319,7 @@ TINY = [
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     from bench.config import compose
-    from bench.run import run
+    from bench.engine.run import run
 
     run_dir = tmp_path_factory.mktemp("pinned") / "run"
     assert run(compose([*TINY, f"run_dir={run_dir}"]))["status"] == "finished"
@@ -327,7 +327,7 @@ def tiny_run(tmp_path_factory) -> Path:
 
 
 def test_resampling_generation_1_with_unchanged_settings_gives_its_samples_back(tiny_run):
-    from bench.resample import resample
+    from bench.cli.resample import resample
 
     record = resample(tiny_run, 1, {})
     original = np.load(tiny_run / "gen_001" / "samples.npy")

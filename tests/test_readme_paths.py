@@ -85,12 +85,12 @@ def test_the_checks_catch_what_they_are_for(tmp_path):
     doc = tmp_path / "README.md"
     doc.write_text(
         "Run `bash ../shared/tools/gpu-wheels.sh`, then `python scripts/nope.py` and `python -m bench.nope`;\n"
-        "see [the page](docs/missing.md) and `src/bench/run.py`, `outputs/<date>/metrics.png`.\n"
+        "see [the page](docs/missing.md) and `src/bench/engine/run.py`, `outputs/<date>/metrics.png`.\n"
     )
     tokens = code_tokens(doc.read_text())
     assert "../shared/tools/gpu-wheels.sh" in tokens
     named = {t: p.exists() for t, p in named_paths(doc)}
-    assert named["scripts/nope.py"] is False and named["src/bench/run.py"] is True
+    assert named["scripts/nope.py"] is False and named["src/bench/engine/run.py"] is True
     assert named["docs/missing.md"] is False, "links resolve against the document's folder"
     assert not any("outputs" in t for t in named), "run-folder files are not repository paths"
     assert MODULE.findall(doc.read_text()) == ["bench.nope"]

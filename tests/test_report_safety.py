@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.report.leaderboard import build_leaderboard
+from bench.analysis.leaderboard import build_leaderboard
 from bench.report.safe_text import console_text, csv_cell, csv_row, is_number_text, md_text
 from test_aggregate import make_results, write_run
 
@@ -116,7 +116,7 @@ def test_a_track_heading_is_escaped(tmp_path):
 
 
 def test_an_unwritable_leaderboard_folder_is_refused_before_reading(tmp_path, capsys):
-    from bench.leaderboard import main
+    from bench.cli.leaderboard import main
 
     write_run(tmp_path / "runs", "r", make_results())
     (tmp_path / "file").write_text("x")

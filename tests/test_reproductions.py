@@ -5,13 +5,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench.report.aggregate import Estimate, estimate
-from bench.reproductions.__main__ import main as reproductions_main
-from bench.reproductions.claims import ARMS
-from bench.reproductions.evidence import ArmRuns, Evidence
-from bench.reproductions.gaussian import law_rows
-from bench.reproductions.gaussian import verdict as law_verdict
-from bench.reproductions.verdicts import PARTLY, REPRODUCED, flat, sampling_bias, synthetic_loop
+from bench.analysis.aggregate import Estimate, estimate
+from bench.cli.reproductions import main as reproductions_main
+from bench.analysis.reproductions.claims import ARMS
+from bench.analysis.reproductions.evidence import ArmRuns, Evidence
+from bench.analysis.reproductions.gaussian import law_rows
+from bench.analysis.reproductions.gaussian import verdict as law_verdict
+from bench.analysis.reproductions.verdicts import PARTLY, REPRODUCED, flat, sampling_bias, synthetic_loop
 from conftest import tiny_overrides
 
 
@@ -142,7 +142,7 @@ def test_bad_arguments_are_one_line_errors(tmp_path, monkeypatch, capsys, args, 
 def test_the_readme_links_the_page_and_the_page_lists_every_claim():
     from pathlib import Path
 
-    from bench.reproductions.claims import CLAIMS
+    from bench.analysis.reproductions.claims import CLAIMS
 
     root = Path(__file__).resolve().parents[1]
     assert "(docs/reproductions.md)" in (root / "README.md").read_text()

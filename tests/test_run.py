@@ -17,7 +17,7 @@ from hydra import compose, initialize_config_dir
 from bench.__main__ import CONF_DIR
 from bench.errors import BenchError
 from bench.report.run_status import run_status
-from bench.run import run
+from bench.engine.run import run
 from conftest import kill_after_first_generation, tiny_overrides
 
 REPO = Path(__file__).resolve().parents[1]
@@ -250,7 +250,7 @@ def test_cli_bad_input_is_one_line(tmp_path, args, message):
 
 
 def test_results_are_strict_json_even_with_an_infinite_metric(tmp_path):
-    from bench.report.atomic import write_json
+    from bench.io.atomic import write_json
 
     write_json(tmp_path / "r.json", {"kl_gen_real": float("inf"), "ci": [float("nan"), 1.0]})
     assert json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-standard {c}")) == {

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.run import compare_dir, where_to_look
+from bench.engine.run import compare_dir, where_to_look
 
 # data=digits: a whole run in about a second on 2 cores
 DIGITS = ["data=digits", "loop.generations=1", "trainer.max_epochs=3"]

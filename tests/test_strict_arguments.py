@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bench.audit.__main__ import main as audit_main
-from bench.critical_fraction import main as critical_main
-from bench.leaderboard import main as leaderboard_main
-from bench.reproductions.__main__ import main as reproductions_main
-from bench.resample import main as resample_main
+from bench.cli.audit import main as audit_main
+from bench.analysis.critical_fraction import main as critical_main
+from bench.cli.leaderboard import main as leaderboard_main
+from bench.cli.reproductions import main as reproductions_main
+from bench.cli.resample import main as resample_main
 
 
 def refused(capsys, main, args) -> str:
@@ -72,7 +72,7 @@ def test_reproductions_arguments(tmp_path, monkeypatch, capsys, args, message):
 
 def test_reproductions_checks_out_before_any_work(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    import bench.reproductions.__main__ as cli
+    import bench.cli.reproductions as cli
 
     monkeypatch.setattr(cli, "_build", lambda args: pytest.fail("work started before --out was checked"))
     (tmp_path / "a_file").write_text("x")
@@ -125,7 +125,7 @@ def test_audit_arguments(tmp_path, capsys, args, message):
 
 
 def test_audit_checks_out_before_any_work(tmp_path, monkeypatch, capsys):
-    import bench.audit.__main__ as cli
+    import bench.cli.audit as cli
 
     monkeypatch.setattr(cli, "_audit", lambda args: pytest.fail("work started before --out was checked"))
     err = one_line(capsys, audit_main(["--pool", str(tmp_path), "--out", str(tmp_path)]))

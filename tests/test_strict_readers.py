@@ -21,13 +21,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.critical_fraction import main as critical_main
+from bench.analysis.critical_fraction import main as critical_main
 from bench.errors import BenchError
-from bench.leaderboard import main as leaderboard_main
-from bench.report.aggregate import load_results, result_config
+from bench.cli.leaderboard import main as leaderboard_main
+from bench.analysis.aggregate import load_results, result_config
 from bench.report.summary import summary_scores
-from bench.reproductions.__main__ import describe_runs
-from bench.resample import resample
+from bench.cli.reproductions import describe_runs
+from bench.cli.resample import resample
 from test_trust import make_tiny_run
 
 RAW = "__raw_json_token__"  # a string replaced by a literal the json module cannot write (NaN, 1e999, 10^400)
@@ -165,9 +165,9 @@ def test_every_reader_refuses_a_changed_leaf_in_one_line(real_run, tmp_path, dat
 def test_reproductions_reads_a_changed_leaf_without_a_traceback(real_run, tmp_path, data):
     """The reproductions page reads every run under --outputs (invalid ones left out) and judges the arms it finds:
     here every arm is made to match the tiny run and a second seed of it, so the changed file reaches the rules."""
-    from bench.reproductions.claims import ARMS, CLAIMS
-    from bench.reproductions.evidence import Evidence, _key, collect
-    from bench.reproductions.verdicts import RULES
+    from bench.analysis.reproductions.claims import ARMS, CLAIMS
+    from bench.analysis.reproductions.evidence import Evidence, _key, collect
+    from bench.analysis.reproductions.verdicts import RULES
 
     _, doc = real_run
     text, must_refuse, what = data.draw(one_leaf_changed(doc))
@@ -228,8 +228,8 @@ def test_a_non_finite_or_huge_number_is_refused_by_every_command(real_run, tmp_p
 
 def test_reproductions_leaves_out_a_400_digit_seed_without_a_traceback(real_run, tmp_path, monkeypatch, capsys):
     """The table's case: `"seed": 10^400` gave an OverflowError traceback in `python -m bench.reproductions`."""
-    from bench.reproductions.__main__ import main as reproductions_main
-    from bench.reproductions.claims import CLAIMS
+    from bench.cli.reproductions import main as reproductions_main
+    from bench.analysis.reproductions.claims import CLAIMS
 
     _, doc = real_run
     text = json.dumps(doc).replace('"seed": 0', '"seed": 1' + "0" * 400, 1)

@@ -17,7 +17,7 @@ import torch
 from bench.config import NOT_RESULT_KEYS, compose, folder_exclude_keys
 from bench.errors import BenchError
 from bench.report.run_status import RunLock, run_status
-from bench.run import run
+from bench.engine.run import run
 from conftest import tiny_overrides
 
 # one generation of a tiny VAE: seconds on 2 cores
@@ -94,10 +94,10 @@ def test_run_status_tells_running_finished_and_interrupted_apart(tmp_path):
 
 
 def test_a_run_stopped_by_an_error_says_interrupted_and_resumes(tmp_path, monkeypatch):
-    import bench.generation
+    import bench.engine.generation
 
     cfg = compose([*TINY, "loop.generations=2", f"run_dir={tmp_path}"])
-    real_fit, calls = bench.generation.fit, []
+    real_fit, calls = bench.engine.generation.fit, []
 
     def fit_then_fail(*args, **kwargs):
         calls.append(1)
@@ -105,12 +105,12 @@ def test_a_run_stopped_by_an_error_says_interrupted_and_resumes(tmp_path, monkey
             raise RuntimeError("out of memory (simulated)")
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr(bench.generation, "fit", fit_then_fail)
+    monkeypatch.setattr(bench.engine.generation, "fit", fit_then_fail)
     with pytest.raises(RuntimeError, match="simulated"):
         run(cfg)
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["status"] == "interrupted" and len(results["generations"]) == 1
     assert run_status(tmp_path, results) == "interrupted"
 
-    monkeypatch.setattr(bench.generation, "fit", real_fit)
+    monkeypatch.setattr(bench.engine.generation, "fit", real_fit)
     assert run(cfg)["status"] == "finished"

@@ -1,4 +1,4 @@
-"""The trust boundary: a run folder from elsewhere is data, never code (bench.build, bench.resample; issue 20 part 1).
+"""The trust boundary: a run folder from elsewhere is data, never code (bench.build, bench.cli.resample; issue 20 part 1).
 
 A tiny real run (data=digits, model=gaussian: seconds) is resampled after one file of it is changed at a time.
 """
@@ -17,8 +17,8 @@ import pytest
 
 from bench.build import build, check_config_targets, only_registered_targets, registered_targets
 from bench.errors import BenchError
-from bench.resample import main as resample_main
-from bench.resample import parse_overrides, resample
+from bench.cli.resample import main as resample_main
+from bench.cli.resample import parse_overrides, resample
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,7 +37,7 @@ TINY_GAUSSIAN = [
 def make_tiny_run(run_dir: Path) -> dict:
     """A finished three-generation run in `run_dir` (digits, the closed-form Gaussian model: a few seconds)."""
     from bench.config import compose
-    from bench.run import run
+    from bench.engine.run import run
 
     return run(compose([*TINY_GAUSSIAN, f"run_dir={run_dir}"]))
 
@@ -145,7 +145,7 @@ def test_resample_refuses_a_foreign_target_in_a_subprocess(tiny_run, tmp_path):
     evil = copy_run(tiny_run, tmp_path / "evil", data={"_target_": "subprocess.run", "args": ["touch", str(marker)]})
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     done = subprocess.run(
-        [sys.executable, "-m", "bench.resample", str(evil), "generation=0"],
+        [sys.executable, "-m", "bench.cli.resample", str(evil), "generation=0"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

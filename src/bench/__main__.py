@@ -1,4 +1,4 @@
-"""`python -m bench [overrides]`: compose the Hydra config and call the pure `bench.run.run(cfg)`.
+"""`python -m bench [overrides]`: compose the Hydra config and call the pure `bench.engine.run.run(cfg)`.
 
 Errors a user can fix (bad names, sizes, fractions, damaged files) print one line and exit 2.
 """
@@ -19,7 +19,7 @@ __all__ = ["CHECKED_GROUPS", "CONF_DIR", "check_group_choices", "config_groups",
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> None:
-    from bench.run import run  # heavy imports after Hydra has parsed the command line (fast --help)
+    from bench.engine.run import run  # heavy imports after Hydra has parsed the command line (fast --help)
 
     try:
         run(cfg)

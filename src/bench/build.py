@@ -4,7 +4,7 @@ Like hydra.utils.instantiate, but the target's own exceptions (our one-line Benc
 user unwrapped, and `name` (the registry key that names run folders) is not passed on.
 
 The trust boundary. A config the user composed (`python -m bench ...`) is trusted: its `_target_`s are code the
-user chose. A config read back from a run folder (results.json, by `bench.resample`) is data: it may come from
+user chose. A config read back from a run folder (results.json, by `bench.cli.resample`) is data: it may come from
 anyone, and a `_target_` such as `subprocess.run` would run a command. Code that rebuilds parts from a stored
 config does so inside `only_registered_targets()`: there `build` imports nothing but the targets the
 benchmark's own config registry names (`registered_targets()`, every `_target_` under conf/) and those the

@@ -23,4 +23,4 @@ def check_fraction(name: str, value) -> float:
 class Diverged(BenchError):
     """A training or sampling produced a non-finite number; the message says where ("at step 12: loss nan").
 
-    The generation loop names the generation and commits nothing of it (bench.run)."""
+    The generation loop names the generation and commits nothing of it (bench.engine.run)."""

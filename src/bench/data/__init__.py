@@ -3,7 +3,7 @@
 A data config holds the loader's arguments plus keys the loader does not take: `n_train` (|D_0|, read by
 the loop), `extractor` (the data set's own feature space, `bench.features`) and `scoring` (metric sample
 sizes that fit its test set, read by conf/metrics/default.yaml), and the contamination of the train pool
-(conf/data_common.yaml, applied by `bench.contamination` after loading).
+(conf/data_common.yaml, applied by `bench.engine.contamination` after loading).
 """
 
 from bench.data.images import ImageDataset, Measure

@@ -15,7 +15,7 @@ import torch
 from bench.errors import BenchError, check_positive
 from bench.seeding import generator as seeded_generator
 
-# loop.curation choices (bench/curation.py scores them); None: the model's samples go into D_t as drawn
+# loop.curation choices (bench/engine/curation.py scores them); None: the model's samples go into D_t as drawn
 CURATIONS = ("confidence", "nearest_real", "detector")
 
 

@@ -86,7 +86,7 @@ def fit_logistic_weights(x: Tensor, y: Tensor, l2: float, max_iter: int) -> tupl
 class QuadraticLogistic:
     """The "quadratic" classifier: logistic regression on the standardised features z and their squares (the
     expansion [z, z^2] standardised again), so it sees a change of spread as well as of location. Also the audit's
-    real-vs-synthetic detector (`bench.detector`). Fitted deterministically: LBFGS from zero, float64."""
+    real-vs-synthetic detector (`bench.engine.detector`). Fitted deterministically: LBFGS from zero, float64."""
 
     mean: Tensor
     std: Tensor

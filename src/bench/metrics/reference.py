@@ -174,7 +174,7 @@ class RealReference:
 
     def save(self, path: str | os.PathLike) -> None:
         """Written atomically: a crash leaves the previous file, never half of this one."""
-        from bench.report.atomic import torch_bytes, write_bytes
+        from bench.io.atomic import torch_bytes, write_bytes
 
         write_bytes(Path(path), torch_bytes(self.to_dict()))
 

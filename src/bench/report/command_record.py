@@ -11,7 +11,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from bench.report.atomic import write_text
+from bench.io.atomic import write_text
 
 RECORD_DIR = ".hydra"
 

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
-from bench.report.atomic import write_bytes
+from bench.io.atomic import write_bytes
 
 
 def grid_png(images: torch.Tensor, *, nrow: int = 8, max_images: int = 64) -> bytes:

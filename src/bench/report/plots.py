@@ -16,7 +16,7 @@ matplotlib.use("Agg")  # no display here, and none needed
 import matplotlib.colors
 import matplotlib.pyplot as plt
 
-from bench.report.atomic import write_bytes
+from bench.io.atomic import write_bytes
 
 PANELS = [
     ("fid", "FID (lower is better)"),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.report.atomic import write_json, write_text
+from bench.io.atomic import write_json, write_text
 from bench.report.run_status import STATUSES
 from bench.report.safe_text import csv_cell, csv_row
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from bench.errors import BenchError
-from bench.report.atomic import json_text, npy_bytes, torch_bytes, write_bytes
+from bench.io.atomic import json_text, npy_bytes, torch_bytes, write_bytes
 from bench.report.grid import grid_png
 
 GEN_RE = re.compile(r"^gen_(\d{3,})$")

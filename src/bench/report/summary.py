@@ -81,7 +81,7 @@ def metric_registry() -> dict[str, dict[str, Any]]:
     `bench.metrics` imports the metric implementations (torch: 15 s on a busy 2-core machine) before its
     registry; reading results needs only the registry, a module without imports, so it is loaded by file path.
     """
-    module = sys.modules.get("bench.metrics.info")
+    module = sys.modules.get("bench.metric_info")
     if module is None:
         path = Path(__file__).resolve().parents[1] / "metrics" / "info.py"
         spec = importlib.util.spec_from_file_location("_bench_metric_info", path)

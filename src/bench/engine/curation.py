@@ -7,8 +7,8 @@ has the same size with and without curation and only its content differs. Scores
 * confidence: the reference classifier's top class probability (a self-correction in the spirit of Gillman et
   al. 2024: keep what an expert model recognises);
 * nearest_real: minus the feature distance to the nearest image of D_0 (a realism filter);
-* detector: minus the log-odds of the real-vs-synthetic detector (`bench.detector`, the audit's too), trained on
-  D_0 against the fixed earlier generator's images (`bench.contamination`).
+* detector: minus the log-odds of the real-vs-synthetic detector (`bench.engine.detector`, the audit's too), trained on
+  D_0 against the fixed earlier generator's images (`bench.engine.contamination`).
 
 Scores are deterministic (no randomness), so a resumed run curates exactly as an uninterrupted one; ties keep
 the earlier candidate. Each generation's record says what was kept: candidates, kept, the kept share, the score
@@ -22,13 +22,13 @@ from typing import Any
 
 import torch
 
-from bench.contamination import PoolContamination, earlier_generator
-from bench.detector import Detector, train_detector
+from bench.engine.contamination import PoolContamination, earlier_generator
+from bench.engine.detector import Detector, train_detector
 from bench.errors import BenchError
-from bench.evaluation import Evaluator
+from bench.engine.evaluation import Evaluator
 from bench.loops import Loop
 from bench.metrics.memorization import nearest
-from bench.real_side import RealSide
+from bench.engine.real_side import RealSide
 
 
 class Curator:

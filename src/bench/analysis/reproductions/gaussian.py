@@ -1,4 +1,4 @@
-"""The Gaussian laws on the page: the oracle of tests/test_gaussian.py (`bench.gaussian_laws`), tabulated.
+"""The Gaussian laws on the page: the oracle of tests/test_gaussian.py (`bench.analysis.gaussian_laws`), tabulated.
 
 Not from run folders: the laws need hundreds of seeds on data inside [0, 255], which `simulate` runs through
 the benchmark's own loop in seconds. Each generation's mean total variance gets a normal interval over the
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from scipy.stats import norm  # type: ignore[import-untyped]
 
-from bench import gaussian_laws as laws
-from bench.reproductions.verdicts import NOT, REPRODUCED, Verdict
+from bench.analysis import gaussian_laws as laws
+from bench.analysis.reproductions.verdicts import NOT, REPRODUCED, Verdict
 
 
 @dataclass(frozen=True)

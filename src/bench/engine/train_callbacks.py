@@ -1,4 +1,4 @@
-"""Lightning callbacks every generation's Trainer gets (bench.train.fit).
+"""Lightning callbacks every generation's Trainer gets (bench.engine.train.fit).
 
 - `FiniteCheck`: a training that diverges stops at once with the step and the first non-finite quantity, instead
   of a run that exits 0 with NaN weights, NaN samples and a "finished" status.

@@ -1,10 +1,10 @@
 """The runs of each arm, found in run folders by their config, and the seed statistics the verdicts use.
 
 A run belongs to an arm when its resolved config (seed and the keys that do not change results aside,
-`bench.report.aggregate.result_config`) equals the config `python -m bench <arm overrides> <extra>` would run.
+`bench.analysis.aggregate.result_config`) equals the config `python -m bench <arm overrides> <extra>` would run.
 Statistics pair runs by seed: generation 0 of `loop=replace` and `loop=real` with the same seed is the same
 model, so a difference between arms at one seed removes the seed's own luck. Every interval is the 95%
-Student-t interval over seeds (`bench.report.aggregate.estimate`).
+Student-t interval over seeds (`bench.analysis.aggregate.estimate`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from bench.config import compose
-from bench.report.aggregate import Estimate, Run, estimate, load_runs, result_config
+from bench.analysis.aggregate import Estimate, Run, estimate, load_runs, result_config
 from bench.report.summary import number
-from bench.reproductions.claims import Arm
+from bench.analysis.reproductions.claims import Arm
 
 
 def arm_config(arm: Arm, extra: Sequence[str] = ()) -> dict:

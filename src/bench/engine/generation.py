@@ -1,7 +1,7 @@
 """One generation of the loop, as its steps: compose D_t, train M_t, sample S_t, score it, and the record.
 
-Everything here is decided before any training (`bench.setup.Plan`); nothing here writes the run folder: the
-loop commits the record, weights and samples that `run_generation` returns (`bench.run`).
+Everything here is decided before any training (`bench.engine.setup.Plan`); nothing here writes the run folder: the
+loop commits the record, weights and samples that `run_generation` returns (`bench.engine.run`).
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from typing import Any
 import torch
 
 from bench.errors import BenchError, Diverged
-from bench.health import generation_zero_health, non_finite_diagnostics
+from bench.engine.health import generation_zero_health, non_finite_diagnostics
 from bench.loops import LoopContext
 from bench.loops.base import TrainingSet
 from bench.models.factory import build_model
 from bench.report.run_folder import RunFolder
 from bench.seeding import derive_seed, generator
-from bench.setup import Plan
-from bench.train import fit
+from bench.engine.setup import Plan
+from bench.engine.train import fit
 
 
 @dataclass

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bench.report.aggregate import Estimate
-from bench.reproductions.evidence import Evidence
+from bench.analysis.aggregate import Estimate
+from bench.analysis.reproductions.evidence import Evidence
 
 REPRODUCED, PARTLY, NOT, NOT_RUN, MEASURED = "reproduced", "partly", "not reproduced", "not run", "measured"
 

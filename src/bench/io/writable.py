@@ -1,6 +1,6 @@
 """Is an output path writable? Asked before any work starts, so a long job never ends in a write that fails.
 
-The check does what the write will do (bench.report.atomic: a temporary file beside the target, then a rename)
+The check does what the write will do (bench.io.atomic: a temporary file beside the target, then a rename)
 in the nearest folder that exists, and removes what it made; root's permission bypass and special file systems
 (/proc) are answered by trying, not by os.access.
 """

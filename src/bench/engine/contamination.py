@@ -29,9 +29,9 @@ from omegaconf import DictConfig, OmegaConf
 from bench.config import NOT_RESULT_KEYS
 from bench.data.images import arrays_checksum
 from bench.errors import BenchError, check_positive
-from bench.evaluate import load_images
-from bench.evaluation import Evaluator
-from bench.report.atomic import npy_bytes, torch_bytes, write_bytes
+from bench.cli.evaluate import load_images
+from bench.engine.evaluation import Evaluator
+from bench.io.atomic import npy_bytes, torch_bytes, write_bytes
 from bench.report.run_folder import load_checkpoint
 from bench.seeding import derive_seed, generator
 
@@ -148,7 +148,7 @@ def _trained_generator_images(
         images = load_images(samples_path, data.image_shape, "cached earlier-generator images")
         return images, {**info, "sha256": arrays_checksum(images)}
 
-    # built and trained like a run's generation 0 (bench.run): the model config, what the data injects, labels
+    # built and trained like a run's generation 0 (bench.engine.run): the model config, what the data injects, labels
     model = build_model(spec.model, **evaluator.model_info)
     if model_path.is_file():
         model.load_state_dict(load_checkpoint(model_path))
@@ -163,7 +163,7 @@ def _trained_generator_images(
 
 def _train(spec: PoolContamination, evaluator: Evaluator, model) -> None:
     """Generation 0 of the run's model on a D_0 drawn from the clean pool with the contamination seed."""
-    from bench.train import fit
+    from bench.engine.train import fit
 
     data = evaluator.dataset
     n_train = min(spec.n_train, len(data.train_images))

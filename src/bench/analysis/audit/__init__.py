@@ -1,7 +1,7 @@
 """How much of an image pool is synthetic? A detector and a mixture-proportion estimate (`python -m bench.audit`).
 
 1. Known real images: the data set's clean train pool; known synthetic images: the fixed earlier generator of
-   `bench.contamination` (or a file of the user's, `--synthetic`). Each is split, seeded, into a training half
+   `bench.engine.contamination` (or a file of the user's, `--synthetic`). Each is split, seeded, into a training half
    and a calibration half.
 2. A detector (`detector.py`) learns real versus synthetic in the data set's reference feature space.
 3. On the calibration halves it has a false-positive rate α and a true-positive rate β; the pool's flag rate q
@@ -19,12 +19,12 @@ from typing import Any
 
 import torch
 
-from bench.audit.proportion import ProportionEstimate, estimate_proportion
-from bench.contamination import PoolContamination, earlier_generator
+from bench.analysis.audit.proportion import ProportionEstimate, estimate_proportion
+from bench.engine.contamination import PoolContamination, earlier_generator
 from bench.data.images import arrays_checksum
-from bench.detector import Detector, train_detector
+from bench.engine.detector import Detector, train_detector
 from bench.errors import BenchError, check_positive
-from bench.evaluation import Evaluator
+from bench.engine.evaluation import Evaluator
 from bench.seeding import generator
 
 __all__ = ["Detector", "ProportionEstimate", "audit_pool", "estimate_proportion", "train_detector"]
@@ -79,7 +79,7 @@ def audit_pool(
         "feature_extractor": extractor.info,
         "known_synthetic": source,
         "detector": {
-            "classifier": "quadratic logistic regression (bench.detector)",
+            "classifier": "quadratic logistic regression (bench.engine.detector)",
             "n_train_per_class": n_train,
             "n_calibration_per_class": n_calibration,
             "calibration_accuracy": (1 - estimate.false_positive_rate + estimate.true_positive_rate) / 2,

@@ -1,12 +1,12 @@
 """The leaderboard: runs -> one ranked table per track, as leaderboard.md, leaderboard.csv and leaderboard.html.
 
-`build_leaderboard(paths, out_dir=...)` reads every results.json under `paths` (bench.report.aggregate: strict
+`build_leaderboard(paths, out_dir=...)` reads every results.json under `paths` (bench.analysis.aggregate: strict
 JSON, the published schema, consistency; an unusable file stops it with one line unless skip_invalid), groups
 seeds, and writes:
 
 - leaderboard.md: per track, a table ranked by one summary score (default `fid.auc`, the mean FID level over
   generations), each cell `mean ± half-width of the 95% Student-t interval`, n seeds beside; then λ* where a
-  family of replay runs allows it (bench.critical_fraction), then the definitions.
+  family of replay runs allows it (bench.analysis.critical_fraction), then the definitions.
 - leaderboard.csv: tidy, one row per (track, entry, quantity[, generation]): every metric at every generation
   and every summary score, with mean, ci_low, ci_high and n; floats as Python writes them (they read back exactly).
 - leaderboard.html: one self-contained page (inline CSS and JS, no network): a sortable table per track and the
@@ -39,13 +39,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bench.critical_fraction import CriticalFraction, critical_fractions
+from bench.analysis.critical_fraction import CriticalFraction, critical_fractions
 from bench.errors import BenchError
-from bench.report.aggregate import EVENT_SCORES, Estimate, Group, Track, direction, group_runs, load_runs, warn_stderr
-from bench.report.atomic import write_text
+from bench.analysis.aggregate import EVENT_SCORES, Estimate, Group, Track, direction, group_runs, load_runs, warn_stderr
+from bench.io.atomic import write_text
 from bench.report.safe_text import console_text, csv_row, md_text
 from bench.report.summary import DEFAULT_CLASS_THRESHOLD, SUMMARY_DEFINITIONS, metric_registry
-from bench.report.writable import check_writable_folder
+from bench.io.writable import check_writable_folder
 
 DEFAULT_RANK = "fid.auc"
 # the table's columns (summary scores), those present in a track are shown
@@ -282,7 +282,7 @@ def to_markdown(board: Leaderboard) -> str:
             ]
         critical = [c for c in board.critical if c.track == track]
         if critical:
-            lines += ["Critical real fraction λ* (bench.critical_fraction):", ""]
+            lines += ["Critical real fraction λ* (bench.analysis.critical_fraction):", ""]
             for c in critical:
                 lines.append(f"- {md_text(c.family)}: {md_text(c.sentence())}")
                 for p in c.grid:

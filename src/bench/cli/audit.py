@@ -2,7 +2,7 @@
 
 PATH: a .npy/.npz array of uint8 images, a folder of PNGs, or a run folder's gen_XXX/. The detector learns the
 data set's clean real images against a fixed earlier generator's images (generation 0 of `--model`, trained and
-cached as for `data.contamination`), or against `--synthetic PATH`; see `bench.audit`.
+cached as for `data.contamination`), or against `--synthetic PATH`; see `bench.analysis.audit`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bench import arguments
+from bench.cli import arguments
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from bench.errors import BenchError
-    from bench.report.writable import check_writable_file
+    from bench.io.writable import check_writable_file
 
     torch.set_flush_denormal(True)
     out = Path(args.out) if args.out else Path(f"{Path(args.pool).resolve().name}.audit.json")
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         result = _audit(args)
     except BenchError as e:
         return arguments.fail(str(e))
-    from bench.report.atomic import write_json
+    from bench.io.atomic import write_json
 
     write_json(out, result)
     s = result["synthetic_share"]
@@ -59,12 +59,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _audit(args) -> dict:
-    from bench.audit import audit_pool
+    from bench.analysis.audit import audit_pool
     from bench.config import compose
-    from bench.contamination import PoolContamination
+    from bench.engine.contamination import PoolContamination
     from bench.data import build_data
-    from bench.evaluate import load_images
-    from bench.evaluation import Evaluator
+    from bench.cli.evaluate import load_images
+    from bench.engine.evaluation import Evaluator
 
     # the earlier generator trains without a progress bar (its console is the audit line); overrides come last
     cfg = compose([f"data={args.data}", f"model={args.model}", "trainer.enable_progress_bar=false", *args.overrides])

@@ -12,11 +12,11 @@ import subprocess  # nosec B404 # runs `python -m bench` itself, an argument lis
 import sys
 from pathlib import Path
 
-from bench import arguments
+from bench.cli import arguments
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.reproductions.claims import CLAIMS
+    from bench.analysis.reproductions.claims import CLAIMS
 
     parser = arguments.Parser(prog="python -m bench.reproductions", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="docs/reproductions.md", help="the page (default: docs/reproductions.md)")
@@ -37,14 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from bench.errors import BenchError
-    from bench.report.writable import check_writable_file
+    from bench.io.writable import check_writable_file
 
     try:
         check_writable_file(args.out, "--out")  # before the runs: they take hours
         page = _build(args)
     except BenchError as e:
         return arguments.fail(str(e))
-    from bench.report.atomic import write_text
+    from bench.io.atomic import write_text
 
     write_text(Path(args.out), page)
     print(f"wrote {args.out}")
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parse(args):
     from bench.errors import BenchError
-    from bench.reproductions.claims import CLAIMS
+    from bench.analysis.reproductions.claims import CLAIMS
 
     try:
         seeds = sorted({int(s) for s in args.seeds.split(",")})
@@ -73,12 +73,12 @@ def _parse(args):
 
 def _build(args) -> str:
     from bench.errors import BenchError
-    from bench.reproductions.claims import ARMS
-    from bench.reproductions.evidence import Evidence, arm_keys, collect
-    from bench.reproductions.gaussian import law_rows
-    from bench.reproductions.gaussian import verdict as law_verdict
-    from bench.reproductions.page import render
-    from bench.reproductions.verdicts import NOT_RUN, RULES, Verdict
+    from bench.analysis.reproductions.claims import ARMS
+    from bench.analysis.reproductions.evidence import Evidence, arm_keys, collect
+    from bench.analysis.reproductions.gaussian import law_rows
+    from bench.analysis.reproductions.gaussian import verdict as law_verdict
+    from bench.analysis.reproductions.page import render
+    from bench.analysis.reproductions.verdicts import NOT_RUN, RULES, Verdict
 
     seeds, claims = _parse(args)
     arms = [ARMS[k] for k in dict.fromkeys(k for c in claims for k in c.arms)]

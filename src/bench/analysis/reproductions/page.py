@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bench.report.aggregate import Estimate
-from bench.reproductions.claims import ARMS, TABLE_METRICS, Claim
-from bench.reproductions.evidence import ArmRuns, Evidence
-from bench.reproductions.gaussian import LawRow
-from bench.reproductions.verdicts import CURATED, CURATION_METRICS, Verdict, fmt
+from bench.analysis.aggregate import Estimate
+from bench.analysis.reproductions.claims import ARMS, TABLE_METRICS, Claim
+from bench.analysis.reproductions.evidence import ArmRuns, Evidence
+from bench.analysis.reproductions.gaussian import LawRow
+from bench.analysis.reproductions.verdicts import CURATED, CURATION_METRICS, Verdict, fmt
 
 
 def cell(e: Estimate, decimals: int) -> str:
@@ -102,7 +102,7 @@ def render(
         f"seeds {', '.join(str(s) for s in seed_list)} with the half-width of its 95% Student-t interval "
         "(`mean ± h`); a change or a difference between loops is paired by seed (generation 0 of two loops "
         "with one seed and the same data is the same model). The verdict rules are in "
-        "`src/bench/reproductions/verdicts.py` and are written out under each verdict.",
+        "`src/bench/analysis/reproductions/verdicts.py` and are written out under each verdict.",
         "",
         "The runs, as their results.json files say:",
         "",

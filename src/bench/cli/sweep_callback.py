@@ -17,7 +17,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from bench.report.atomic import write_text
+from bench.io.atomic import write_text
 
 log = logging.getLogger("bench")
 
@@ -32,7 +32,7 @@ class SweepLeaderboard(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from bench.errors import BenchError
-        from bench.report.leaderboard import build_leaderboard
+        from bench.analysis.leaderboard import build_leaderboard
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         try:  # the leaderboard follows the sweep folder's runs/<job>.txt pointers (aggregate.sweep_pointers)

@@ -13,15 +13,15 @@ from omegaconf import DictConfig
 
 import bench
 from bench.build import build
-from bench.contamination import PoolContamination
-from bench.curation import Curator
-from bench.health import check_health_config
+from bench.engine.contamination import PoolContamination
+from bench.engine.curation import Curator
+from bench.engine.health import check_health_config
 from bench.loops import Loop
 from bench.models.factory import build_model, sampling_settings
-from bench.real_side import RealSide, build_real_side
+from bench.engine.real_side import RealSide, build_real_side
 from bench.report.environment import environment
 from bench.seeding import derive_seed, generator
-from bench.train import check_trainer
+from bench.engine.train import check_trainer
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Plan:
     n_scored: int
     contamination: PoolContamination
     title: str  # plots' title
-    # loop.curation: later generations train on the best-scoring share of each S_s (bench.curation); set by
+    # loop.curation: later generations train on the best-scoring share of each S_s (bench.engine.curation); set by
     # `start_curation` once the run folder is open (the detector's training belongs after the resume checks)
     curator: Curator | None = None
 

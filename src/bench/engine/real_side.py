@@ -1,4 +1,4 @@
-"""The real side of a run, shared by the loop (`bench.run`) and resampling (`bench.resample`).
+"""The real side of a run, shared by the loop (`bench.engine.run`) and resampling (`bench.cli.resample`).
 
 The data set, D_0 (a seeded subset of the real train pool), the evaluator that scores images against
 held-out real test images, and what a model is told about the data (shape, classes, real class shares).
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import torch
 from omegaconf import DictConfig
 
-from bench.contamination import PoolContamination, contaminate
+from bench.engine.contamination import PoolContamination, contaminate
 from bench.data import ImageDataset, build_data
 from bench.errors import BenchError
-from bench.evaluation import Evaluator
+from bench.engine.evaluation import Evaluator
 from bench.seeding import generator
 
 
@@ -26,7 +26,7 @@ class RealSide:
     initial: torch.Tensor  # D_0, uint8
     evaluator: Evaluator
     # the real train pool the loop draws from: data.train_images, with data.contamination of it replaced by an
-    # earlier generator's images (bench.contamination); `contamination` says how (None: a clean pool)
+    # earlier generator's images (bench.engine.contamination); `contamination` says how (None: a clean pool)
     pool: torch.Tensor
     contamination: dict | None
 

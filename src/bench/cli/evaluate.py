@@ -1,0 +1,255 @@
+"""`python -m bench.evaluate --data mnist --samples PATH`: score anyone's images against the real test set.
+
+PATH is a .npy or .npz array of uint8 images (N, H, W), (N, C, H, W) or (N, H, W, C), or a folder of
+PNG files. The numbers are the same metrics, reference set and feature extractor as a bench run uses,
+next to the floor (held-out real images scored the same way), so a reader knows what "perfect" is.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.cli import arguments
+from bench.errors import BenchError
+from bench.io.writable import check_writable_file
+
+IMAGE_SUFFIXES = (".png",)
+
+
+def load_images(path: str | Path, image_shape: tuple[int, int, int], option: str = "--samples") -> torch.Tensor:
+    """uint8 (N, C, H, W) from an array file or a folder of PNGs; anything else is a one-line BenchError naming
+    `option` (the command-line flag or config key the path came from)."""
+    path = Path(path)
+    if path.is_dir() and (path / "samples.npy").is_file():  # a run folder's gen_XXX/: its samples, not its grid PNG
+        path = path / "samples.npy"
+    if not path.exists():
+        raise BenchError(f"{option} {path} does not exist; give a .npy/.npz file or a folder of PNG images")
+    if path.is_dir():
+        return torch.from_numpy(_read_png_folder(path, image_shape, option))
+    elif path.suffix == ".npy":
+        array = _load_array(path, lambda: _checked_npy(path, image_shape, option), option)
+    elif path.suffix == ".npz":
+        array = _load_array(path, lambda: _first_array(path, image_shape, option), option)
+    else:
+        raise BenchError(f"{option} {path} has suffix {path.suffix!r}; allowed: .npy, .npz or a folder of .png files")
+    return to_nchw(array, image_shape, f"{option} {path}")
+
+
+def _load_array(path: Path, load, option: str) -> np.ndarray:
+    try:
+        return load()
+    except BenchError:
+        raise
+    except Exception as e:  # pickled object arrays are refused here too (allow_pickle=False)
+        reason = (str(e).splitlines() or [""])[0][:200]
+        raise BenchError(f"{option} {path} cannot be read as a numpy array ({type(e).__name__}: {reason})") from None
+
+
+def _checked_npy(path: Path, image_shape: tuple[int, int, int], option: str) -> np.ndarray:
+    """A .npy file's array, its dtype and shape checked from the header (memory-mapped) before it is read."""
+    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    check_array_header(array.dtype, array.shape, image_shape, f"{option} {path}")
+    return np.array(array)
+
+
+def _first_array(path: Path, image_shape: tuple[int, int, int], option: str) -> np.ndarray:
+    """The images of a .npz file (`samples`, `images`, `x`, `arr_0` or its only member). The member's header
+    (dtype and shape) is checked before its data is decompressed; a pickled member is refused."""
+    with np.load(path, allow_pickle=False) as npz:
+        keys = list(npz.keys())
+        key = next((k for k in ("samples", "images", "x", "arr_0") if k in keys), keys[0] if len(keys) == 1 else None)
+        if key is None:
+            raise BenchError(
+                f"{option} {path} holds arrays {keys}; name the images 'samples' or 'images', or store only one"
+            )
+        name = f"{key}.npy" if f"{key}.npy" in npz.zip.namelist() else key
+        with npz.zip.open(name) as member:
+            version = np.lib.format.read_magic(member)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            if version not in read_header:
+                raise ValueError(f"npy format version {version} is not read; allowed: 1.0, 2.0")
+            shape, _, dtype = read_header[version](member)
+        if dtype.hasobject:
+            raise BenchError(
+                f"{option} {path}: member {key!r} holds Python objects (a pickle), which are never loaded; "
+                "allowed: a uint8 array"
+            )
+        check_array_header(dtype, shape, image_shape, f"{option} {path}")
+        array: np.ndarray = npz[key]
+        return array
+
+
+def check_array_header(dtype: np.dtype, shape: tuple[int, ...], image_shape: tuple[int, int, int], where: str) -> None:
+    """uint8 and one of the layouts `to_nchw` takes, from an array's header (nothing read yet)."""
+    c, h, w = image_shape
+    if dtype.hasobject:
+        raise BenchError(f"{where} holds Python objects (a pickle), which are never loaded; allowed: a uint8 array")
+    if dtype != np.uint8:
+        raise BenchError(
+            f"{where} has dtype {dtype}; images must be uint8 in 0..255 "
+            "(convert with (x * 255).round().astype('uint8'))"
+        )
+    shape = tuple(shape)
+    if not (
+        (len(shape) == 3 and c == 1 and shape[1:] == (h, w))
+        or (len(shape) == 4 and shape[1:] in ((c, h, w), (h, w, c)))
+    ):
+        allowed = f"(N, {h}, {w})" if c == 1 else ""
+        allowed = " or ".join(x for x in (allowed, f"(N, {c}, {h}, {w})", f"(N, {h}, {w}, {c})") if x)
+        raise BenchError(f"{where} has shape {shape}; allowed: {allowed}")
+
+
+def _read_png_folder(folder: Path, image_shape: tuple[int, int, int], option: str) -> np.ndarray:
+    """uint8 (N, C, H, W) from a folder of PNGs, each decoded as a viewer shows it in the data set's mode and its
+    size checked from its header first (bench.data.images.read_image)."""
+    from bench.data.images import read_image
+
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise BenchError(f"{option} {folder} holds no .png images")
+    c, h, w = image_shape
+    return np.stack([read_image(f, c, f"{option} {folder}", size=(h, w)) for f in files])
+
+
+def to_nchw(array: np.ndarray, image_shape: tuple[int, int, int], where: str) -> torch.Tensor:
+    c, h, w = image_shape
+    check_array_header(array.dtype, array.shape, image_shape, where)
+    if array.ndim == 3:
+        array = array[:, None]
+    elif array.shape[1:] != (c, h, w):
+        array = array.transpose(0, 3, 1, 2)
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+MAX_SEED = arguments.MAX_SEED
+
+
+def check_arguments(*, seed: int, bootstrap: int, n_samples: int | None) -> None:
+    """The numbers of a library call, each refused in one line naming the value and what is allowed (the command
+    line's parser refuses them first, in the same words as the other tools: bench.cli.arguments)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise BenchError(f"--seed {seed} is not allowed; allowed: an integer from 0 to 2**63 - 1")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or not 0 <= bootstrap <= 10**7:
+        raise BenchError(f"--bootstrap {bootstrap} is not allowed; allowed: 0 (no intervals) or more, at most 10^7")
+    if n_samples is not None and (isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1):
+        raise BenchError(f"--n-samples {n_samples} is not allowed; allowed: a positive integer")
+
+
+def evaluate(
+    *,
+    data: str,
+    samples: str | Path,
+    seed: int = 0,
+    n_samples: int | None = None,
+    bootstrap: int = 0,
+    cache_dir: str | None = None,
+    overrides: list[str] = (),
+) -> dict:
+    from hydra import compose, initialize_config_dir
+
+    from bench.__main__ import CONF_DIR, check_group_choices
+    from bench.data import build_data
+    from bench.engine.evaluation import Evaluator
+    from bench.seeding import derive_seed, generator
+
+    check_arguments(seed=seed, bootstrap=bootstrap, n_samples=n_samples)
+    torch.set_flush_denormal(True)
+    check_group_choices([f"data={data}"])
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        cfg = compose("config", overrides=[f"data={data}", f"seed={seed}", *overrides])
+    dataset = build_data(cfg.data)
+    images = load_images(samples, dataset.image_shape)
+    n_given = len(images)
+    kid_subset = int(cfg.metrics.kid_subset_size)
+    if len(images) < kid_subset:
+        raise BenchError(
+            f"--samples holds {len(images)} images; at least metrics.kid_subset_size={kid_subset} are needed"
+        )
+    room = len(dataset.test_images) - int(
+        cfg.metrics.n_reference
+    )  # the floor set comes from test images outside the reference
+    n = min(len(images), room) if n_samples is None else int(n_samples)
+    if n > len(images):
+        raise BenchError(f"--n-samples={n} exceeds the {len(images)} images given")
+    if n < len(images):  # score a seeded random subset, never the first n (files are often sorted by class)
+        images = images[torch.randperm(len(images), generator=generator(seed, "evaluate_subset"))[:n]]
+    cfg.metrics.n_samples = n
+    cfg.metrics.bootstrap = int(bootstrap)
+    evaluator = Evaluator(dataset, cfg.metrics, cache_dir=cache_dir or cfg.cache_dir, data_cfg=cfg.data)
+    return {
+        "samples": str(samples),
+        "n_given": n_given,
+        "n_scored": n,
+        "dataset": {"name": dataset.name, "checksum": dataset.checksum},
+        "feature_extractor": evaluator.extractor_info,
+        "skipped": evaluator.skipped,
+        "metrics": evaluator.score_images(images, seed=derive_seed(seed, "eval", "standalone")),
+        "floor": evaluator.floor(seed=derive_seed(seed, "floor")),
+    }
+
+
+def format_table(result: dict) -> str:
+    from bench.metrics import METRIC_INFO
+
+    rows = [f"{'metric':<22}{'samples':>12}{'floor':>12}  better"]
+    for key, value in result["metrics"].items():
+        if isinstance(value, (list, dict)) or key.endswith(("_ci_low", "_ci_high")):
+            continue
+        floor = result["floor"].get(key)
+        better = {True: "higher", False: "lower"}.get(METRIC_INFO.get(key, {}).get("higher_is_better"), "")
+        ci = ""
+        if f"{key}_ci_low" in result["metrics"]:
+            ci = f"  [{result['metrics'][f'{key}_ci_low']:.4g}, {result['metrics'][f'{key}_ci_high']:.4g}]"
+        rows.append(f"{key:<22}{value:>12.4g}{floor if floor is None else format(floor, '>12.4g')}  {better}{ci}")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = arguments.Parser(prog="python -m bench.evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="mnist", help="data set whose test set is the reference (default: mnist)")
+    parser.add_argument("--samples", required=True, help=".npy/.npz array of uint8 images, or a folder of PNGs")
+    parser.add_argument(
+        "--out", help="where to write the metrics JSON (default: ./<samples name>.metrics.json, in this directory)"
+    )
+    parser.add_argument("--n-samples", type=arguments.positive, help="score a seeded random subset of this many images")
+    parser.add_argument(
+        "--bootstrap", type=arguments.resamples, default=0, help="bootstrap resamples for 95%% confidence intervals"
+    )
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of the subset and the scoring")
+    parser.add_argument("overrides", nargs="*", help="config overrides, e.g. metrics.n_reference=8000")
+    args = parser.parse_args(argv)
+    # by default in the current directory, never beside the samples: those often sit in a run folder, whose files
+    # are the run's own record
+    out = Path(args.out) if args.out else Path(f"{Path(args.samples).resolve().name}.metrics.json")
+    try:
+        check_arguments(seed=args.seed, bootstrap=args.bootstrap, n_samples=args.n_samples)
+        check_writable_file(out, "--out")  # before the work: scoring takes minutes
+        result = evaluate(
+            data=args.data,
+            samples=args.samples,
+            seed=args.seed,
+            n_samples=args.n_samples,
+            bootstrap=args.bootstrap,
+            overrides=args.overrides,
+        )
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from bench.io.atomic import write_json
+
+    try:
+        write_json(out, result)
+    except OSError as e:  # the folder changed since the check (disk full, removed)
+        print(f"error: --out {out} cannot be written ({e.strerror or type(e).__name__})", file=sys.stderr)
+        return 2
+    print(format_table(result))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
