@@ -21,10 +21,10 @@ import torch
 
 from bench.cli.audit import main as audit_main
 from bench.config import compose
-from bench.engine.contamination import PoolContamination, earlier_generator
 from bench.data import build_data
-from bench.cli.evaluate import load_images
+from bench.engine.contamination import PoolContamination, earlier_generator
 from bench.engine.evaluation import Evaluator
+from bench.io.image_files import load_images
 from bench.seeding import generator
 
 

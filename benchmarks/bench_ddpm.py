@@ -27,9 +27,9 @@ from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
 from bench.data.mnist import load_mnist
+from bench.engine.train import fit
 from bench.models.ddpm import DDPM
 from bench.models.vae import VAE
-from bench.engine.train import fit
 
 
 def trainer_cfg(device: str, steps: int, batch: int, precision: str, epochs: int = -1):

@@ -17,9 +17,9 @@ import time
 import torch
 from omegaconf import OmegaConf
 
+from bench.cli.resample import resample
 from bench.engine.real_side import real_side
 from bench.report.results import read_json
-from bench.cli.resample import resample
 
 
 def main(argv: list[str]) -> None:

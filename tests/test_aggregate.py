@@ -11,7 +11,6 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bench.errors import BenchError
 from bench.analysis.aggregate import (
     InvalidResults,
     Track,
@@ -24,6 +23,7 @@ from bench.analysis.aggregate import (
     t_quantile,
     validate,
 )
+from bench.errors import BenchError
 
 CHECKSUM = "c" * 64
 EXTRACTOR_SHA = "e" * 64

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from bench.analysis.audit import train_detector
-from bench.cli.audit import main as audit_main
 from bench.analysis.audit.proportion import estimate_proportion, rogan_gladen
+from bench.cli.audit import main as audit_main
 from bench.errors import BenchError
 
 

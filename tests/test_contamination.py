@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from bench.config import compose
-from bench.engine.contamination import PoolContamination, contaminate
 from bench.data import build_data
-from bench.errors import BenchError
+from bench.engine.contamination import PoolContamination, contaminate
 from bench.engine.evaluation import Evaluator
 from bench.engine.run import run
+from bench.errors import BenchError
 from conftest import tiny_overrides
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.analysis.critical_fraction import CRITICAL_METRICS, critical_fractions, lambda_star, main
-from bench.errors import BenchError
 from bench.analysis.aggregate import load_runs
+from bench.analysis.critical_fraction import CRITICAL_METRICS, critical_fractions, lambda_star
+from bench.cli.critical_fraction import main
+from bench.errors import BenchError
 from test_aggregate import make_results, write_run
 
 # mean 100, s = 4: the gen-0 interval for a mean of 3 new seeds over 5 metrics x 3 generations (Bonferroni) is

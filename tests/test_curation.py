@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from bench.config import compose
+from bench.engine.run import run
 from bench.errors import BenchError
 from bench.features import load_extractor
-from bench.engine.run import run
 from conftest import tiny_overrides
 
 

@@ -15,12 +15,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from bench.errors import BenchError
-from bench.models.ddpm import DDPM
 from bench.cli.resample import main as resample_main
 from bench.cli.resample import parse_overrides, resample
 from bench.engine.run import run
 from bench.engine.train import fit
+from bench.errors import BenchError
+from bench.models.ddpm import DDPM
 from conftest import kill_after_first_generation
 
 REPO = Path(__file__).resolve().parents[1]

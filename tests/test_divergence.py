@@ -14,11 +14,11 @@ from omegaconf import OmegaConf
 
 import bench.engine.generation as generation_module
 from bench.config import compose
-from bench.errors import BenchError, Diverged
 from bench.engine.health import generation_zero_health, non_finite_diagnostics
-from bench.models.base import finite_samples
 from bench.engine.run import run
 from bench.engine.train_callbacks import first_non_finite
+from bench.errors import BenchError, Diverged
+from bench.models.base import finite_samples
 
 DIGITS = ["data=digits", "trainer.max_epochs=2", "trainer.enable_progress_bar=false"]
 

@@ -10,10 +10,10 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
-from bench.errors import BenchError
-from bench.cli.evaluate import load_images
 from bench.cli.evaluate import main as evaluate_main
 from bench.engine.evaluation import Evaluator, RealSplit
+from bench.errors import BenchError
+from bench.io.image_files import load_images
 
 METRICS = OmegaConf.create(
     {

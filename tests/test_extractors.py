@@ -14,8 +14,8 @@ from omegaconf import OmegaConf
 from bench.config import compose
 from bench.data import build_data
 from bench.data.images import ImageDataset
-from bench.errors import BenchError
 from bench.engine.evaluation import Evaluator
+from bench.errors import BenchError
 from bench.features import build_extractor, extractors_for, load_extractor
 from bench.features.extractor import ASSETS
 

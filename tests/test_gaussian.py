@@ -13,8 +13,8 @@ import math
 import pytest
 import torch
 
-from bench.config import compose
 from bench.analysis.gaussian_laws import SEEDS, SHAPE, SIGMA, TAU, D, N, T, expected_replace_variance, simulate
+from bench.config import compose
 from bench.models.gaussian import Gaussian
 
 

@@ -3,8 +3,8 @@
 import pytest
 from omegaconf import OmegaConf
 
-from bench.errors import BenchError
 from bench.engine.health import check_health_config, generation_zero_health
+from bench.errors import BenchError
 
 GATE = OmegaConf.create({"max_fid_over_floor": 60, "min_classes_covered": 1.0})
 FLOOR = {"fid": 5.0}

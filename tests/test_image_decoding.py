@@ -13,11 +13,10 @@ import pytest
 import torch
 from PIL import Image, PngImagePlugin
 
-from bench.data.folder import load_folder
-from bench.data.images import MAX_SOURCE_PIXELS, read_image
-from bench.errors import BenchError
-from bench.cli.evaluate import load_images
 from bench.cli.evaluate import main as evaluate_main
+from bench.data.folder import load_folder
+from bench.errors import BenchError
+from bench.io.image_files import MAX_SOURCE_PIXELS, load_images, read_image
 
 RNG = np.random.default_rng(0)
 

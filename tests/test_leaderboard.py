@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli.leaderboard import main
 from bench.analysis.aggregate import estimate
 from bench.analysis.leaderboard import build_leaderboard, default_out_dir, fmt
+from bench.cli.leaderboard import main
 from bench.report.summary import summary_scores
 from test_aggregate import DEFAULT_CURVES, make_results, write_run
 

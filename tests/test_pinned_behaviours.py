@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from bench.analysis.aggregate import direction, flat_scores, load_runs
 from bench.analysis.critical_fraction import critical_fractions
+from bench.analysis.leaderboard import build_leaderboard, cell
 from bench.data.tails import COLORS, HueMeasure, hue_distance, image_hues
 from bench.metrics.bootstrap import bootstrap, percentile_interval
-from bench.analysis.aggregate import direction, flat_scores, load_runs
-from bench.analysis.leaderboard import build_leaderboard, cell
 from bench.report.summary import class_loss, minority_loss, summary_scores
 from test_aggregate import DEFAULT_CURVES, make_results, write_run
 

@@ -29,7 +29,7 @@ TO_CREATE = {
         ("src/bench/models", "tiny.py"),
     ]
 }
-MODULE = re.compile(r"python3? -m (bench(?:\.[A-Za-z_]\w*)*)")
+MODULE = re.compile(r"python3? -m (bench(?:\.[a-z_][a-z0-9_]*)*)\b(?!\.)")  # bench.NAME is a placeholder
 
 
 def code_tokens(text: str) -> list[str]:
@@ -41,7 +41,7 @@ def code_tokens(text: str) -> list[str]:
 
 def repo_path(token: str) -> Path | None:
     """The repository file a code token names, or None when it names none (a run-folder file, a pattern)."""
-    if any(c in token for c in "<>*{}[]$"):
+    if any(c in token for c in "<>*{}[]$") or "NAME" in token:  # a pattern or a placeholder (src/bench/NAME.py)
         return None
     if token.startswith(REPO_DIRS) or token.startswith(("pyproject.toml", "README.md")):
         return ROOT / token

@@ -6,12 +6,12 @@ from types import SimpleNamespace
 import pytest
 
 from bench.analysis.aggregate import Estimate, estimate
-from bench.cli.reproductions import main as reproductions_main
 from bench.analysis.reproductions.claims import ARMS
 from bench.analysis.reproductions.evidence import ArmRuns, Evidence
 from bench.analysis.reproductions.gaussian import law_rows
 from bench.analysis.reproductions.gaussian import verdict as law_verdict
 from bench.analysis.reproductions.verdicts import PARTLY, REPRODUCED, flat, sampling_bias, synthetic_loop
+from bench.cli.reproductions import main as reproductions_main
 from conftest import tiny_overrides
 
 

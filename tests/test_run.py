@@ -15,9 +15,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from bench.__main__ import CONF_DIR
+from bench.engine.run import run
 from bench.errors import BenchError
 from bench.report.run_status import run_status
-from bench.engine.run import run
 from conftest import kill_after_first_generation, tiny_overrides
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from bench.config import compose
+from bench.engine.train import check_trainer, fit
 from bench.errors import BenchError
 from bench.models.factory import build_model
-from bench.engine.train import check_trainer, fit
 
 
 def test_a_strategy_that_relaunches_the_command_is_refused_in_one_line():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.cli.audit import main as audit_main
-from bench.analysis.critical_fraction import main as critical_main
+from bench.cli.critical_fraction import main as critical_main
 from bench.cli.leaderboard import main as leaderboard_main
 from bench.cli.reproductions import main as reproductions_main
 from bench.cli.resample import main as resample_main

@@ -21,13 +21,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.analysis.critical_fraction import main as critical_main
-from bench.errors import BenchError
-from bench.cli.leaderboard import main as leaderboard_main
 from bench.analysis.aggregate import load_results, result_config
-from bench.report.summary import summary_scores
+from bench.cli.critical_fraction import main as critical_main
+from bench.cli.leaderboard import main as leaderboard_main
 from bench.cli.reproductions import describe_runs
 from bench.cli.resample import resample
+from bench.errors import BenchError
+from bench.report.summary import summary_scores
 from test_trust import make_tiny_run
 
 RAW = "__raw_json_token__"  # a string replaced by a literal the json module cannot write (NaN, 1e999, 10^400)
@@ -228,8 +228,8 @@ def test_a_non_finite_or_huge_number_is_refused_by_every_command(real_run, tmp_p
 
 def test_reproductions_leaves_out_a_400_digit_seed_without_a_traceback(real_run, tmp_path, monkeypatch, capsys):
     """The table's case: `"seed": 10^400` gave an OverflowError traceback in `python -m bench.reproductions`."""
-    from bench.cli.reproductions import main as reproductions_main
     from bench.analysis.reproductions.claims import CLAIMS
+    from bench.cli.reproductions import main as reproductions_main
 
     _, doc = real_run
     text = json.dumps(doc).replace('"seed": 0', '"seed": 1' + "0" * 400, 1)

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from bench.config import NOT_RESULT_KEYS, compose, folder_exclude_keys
+from bench.engine.run import run
 from bench.errors import BenchError
 from bench.report.run_status import RunLock, run_status
-from bench.engine.run import run
 from conftest import tiny_overrides
 
 # one generation of a tiny VAE: seconds on 2 cores

@@ -1,4 +1,4 @@
-"""The trust boundary: a run folder from elsewhere is data, never code (bench.build, bench.cli.resample; issue 20 part 1).
+"""The trust boundary: a run folder from elsewhere is data, never code (bench.build, bench.cli.resample; issue 20).
 
 A tiny real run (data=digits, model=gaussian: seconds) is resampled after one file of it is changed at a time.
 """
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from bench.build import build, check_config_targets, only_registered_targets, registered_targets
-from bench.errors import BenchError
 from bench.cli.resample import main as resample_main
 from bench.cli.resample import parse_overrides, resample
+from bench.errors import BenchError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -53,9 +53,9 @@ def registered_targets() -> frozenset[str]:
 
     for path in sorted(CONF_DIR.rglob("*.yaml")):
         collect(yaml.safe_load(path.read_text()))
-    from bench.features.select import STANDARD  # the standard feature spaces, chosen by name (metrics.extractor)
+    from bench.config import STANDARD_EXTRACTORS  # the standard feature spaces, chosen by name (metrics.extractor)
 
-    return frozenset(found | set(STANDARD.values()))
+    return frozenset(found | set(STANDARD_EXTRACTORS.values()))
 
 
 @contextmanager

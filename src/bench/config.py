@@ -30,6 +30,11 @@ NOT_RESULT_KEYS: tuple[str, ...] = (
     "trainer.num_threads",
     "sweep",  # a sweep preset only sets hydra.sweeper.params: what the job runs is in its own overrides
 )
+# the feature spaces `metrics.extractor=NAME` builds by name: their loaders (registered targets of the trust boundary)
+STANDARD_EXTRACTORS: dict[str, str] = {
+    "inception": "bench.features.inception.load_inception",
+    "dinov2": "bench.features.dinov2.load_dinov2",
+}
 # model, data and loop name the folder above the run (<data>-<model>-<loop>/), so they are left out of its name too
 FOLDER_KEYS: tuple[str, ...] = ("model", "data", "loop")
 

@@ -1,4 +1,7 @@
-"""METRIC_INFO: direction, one-line definition and citation of every key `score` can return.
+"""METRIC_INFO: direction, one-line definition and citation of every key `score` can return; LEAD_METRICS.
+
+A module without imports, so that reading results (the leaderboard, summaries) needs no torch: `bench.metrics`
+imports the metric implementations, this registry does not.
 
 higher_is_better is True / False where the direction is unambiguous and None
 where the target is a value (density ~ 1, c2st_accuracy ~ 0.5 is ideal but
@@ -7,6 +10,20 @@ Keys <metric>_ci_low / <metric>_ci_high inherit from <metric> (see `info_for`).
 """
 
 from __future__ import annotations
+
+# scalar metric keys, in the order the CSV and the console show them
+LEAD_METRICS = [
+    "fid",
+    "kid_mean",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "classes_covered",
+    "kl_gen_real",
+    "tv",
+    "min_class_share",
+]
 
 HEUSEL = (
     "Heusel et al. 2017, GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium (NeurIPS)"

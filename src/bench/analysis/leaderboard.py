@@ -39,13 +39,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bench.analysis.aggregate import EVENT_SCORES, Estimate, Group, Track, direction, group_runs, load_runs, warn_stderr
 from bench.analysis.critical_fraction import CriticalFraction, critical_fractions
 from bench.errors import BenchError
-from bench.analysis.aggregate import EVENT_SCORES, Estimate, Group, Track, direction, group_runs, load_runs, warn_stderr
 from bench.io.atomic import write_text
+from bench.io.writable import check_writable_folder
 from bench.report.safe_text import console_text, csv_row, md_text
 from bench.report.summary import DEFAULT_CLASS_THRESHOLD, SUMMARY_DEFINITIONS, metric_registry
-from bench.io.writable import check_writable_folder
 
 DEFAULT_RANK = "fid.auc"
 # the table's columns (summary scores), those present in a track are shown
@@ -431,7 +431,7 @@ def html_data(board: Leaderboard) -> dict[str, Any]:
 
 
 def _asset(name: str) -> str:
-    return resources.files("bench.report").joinpath("leaderboard_assets", name).read_text()
+    return resources.files("bench.analysis").joinpath("leaderboard_assets", name).read_text()
 
 
 def to_html(board: Leaderboard) -> str:

@@ -61,10 +61,10 @@ def main(argv: list[str] | None = None) -> int:
 def _audit(args) -> dict:
     from bench.analysis.audit import audit_pool
     from bench.config import compose
-    from bench.engine.contamination import PoolContamination
     from bench.data import build_data
-    from bench.cli.evaluate import load_images
+    from bench.engine.contamination import PoolContamination
     from bench.engine.evaluation import Evaluator
+    from bench.io.image_files import load_images
 
     # the earlier generator trains without a progress bar (its console is the audit line); overrides come last
     cfg = compose([f"data={args.data}", f"model={args.model}", "trainer.enable_progress_bar=false", *args.overrides])

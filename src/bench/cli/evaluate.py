@@ -10,120 +10,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from bench.cli import arguments
 from bench.errors import BenchError
+from bench.io.image_files import load_images
 from bench.io.writable import check_writable_file
-
-IMAGE_SUFFIXES = (".png",)
-
-
-def load_images(path: str | Path, image_shape: tuple[int, int, int], option: str = "--samples") -> torch.Tensor:
-    """uint8 (N, C, H, W) from an array file or a folder of PNGs; anything else is a one-line BenchError naming
-    `option` (the command-line flag or config key the path came from)."""
-    path = Path(path)
-    if path.is_dir() and (path / "samples.npy").is_file():  # a run folder's gen_XXX/: its samples, not its grid PNG
-        path = path / "samples.npy"
-    if not path.exists():
-        raise BenchError(f"{option} {path} does not exist; give a .npy/.npz file or a folder of PNG images")
-    if path.is_dir():
-        return torch.from_numpy(_read_png_folder(path, image_shape, option))
-    elif path.suffix == ".npy":
-        array = _load_array(path, lambda: _checked_npy(path, image_shape, option), option)
-    elif path.suffix == ".npz":
-        array = _load_array(path, lambda: _first_array(path, image_shape, option), option)
-    else:
-        raise BenchError(f"{option} {path} has suffix {path.suffix!r}; allowed: .npy, .npz or a folder of .png files")
-    return to_nchw(array, image_shape, f"{option} {path}")
-
-
-def _load_array(path: Path, load, option: str) -> np.ndarray:
-    try:
-        return load()
-    except BenchError:
-        raise
-    except Exception as e:  # pickled object arrays are refused here too (allow_pickle=False)
-        reason = (str(e).splitlines() or [""])[0][:200]
-        raise BenchError(f"{option} {path} cannot be read as a numpy array ({type(e).__name__}: {reason})") from None
-
-
-def _checked_npy(path: Path, image_shape: tuple[int, int, int], option: str) -> np.ndarray:
-    """A .npy file's array, its dtype and shape checked from the header (memory-mapped) before it is read."""
-    array = np.load(path, mmap_mode="r", allow_pickle=False)
-    check_array_header(array.dtype, array.shape, image_shape, f"{option} {path}")
-    return np.array(array)
-
-
-def _first_array(path: Path, image_shape: tuple[int, int, int], option: str) -> np.ndarray:
-    """The images of a .npz file (`samples`, `images`, `x`, `arr_0` or its only member). The member's header
-    (dtype and shape) is checked before its data is decompressed; a pickled member is refused."""
-    with np.load(path, allow_pickle=False) as npz:
-        keys = list(npz.keys())
-        key = next((k for k in ("samples", "images", "x", "arr_0") if k in keys), keys[0] if len(keys) == 1 else None)
-        if key is None:
-            raise BenchError(
-                f"{option} {path} holds arrays {keys}; name the images 'samples' or 'images', or store only one"
-            )
-        name = f"{key}.npy" if f"{key}.npy" in npz.zip.namelist() else key
-        with npz.zip.open(name) as member:
-            version = np.lib.format.read_magic(member)
-            read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-            if version not in read_header:
-                raise ValueError(f"npy format version {version} is not read; allowed: 1.0, 2.0")
-            shape, _, dtype = read_header[version](member)
-        if dtype.hasobject:
-            raise BenchError(
-                f"{option} {path}: member {key!r} holds Python objects (a pickle), which are never loaded; "
-                "allowed: a uint8 array"
-            )
-        check_array_header(dtype, shape, image_shape, f"{option} {path}")
-        array: np.ndarray = npz[key]
-        return array
-
-
-def check_array_header(dtype: np.dtype, shape: tuple[int, ...], image_shape: tuple[int, int, int], where: str) -> None:
-    """uint8 and one of the layouts `to_nchw` takes, from an array's header (nothing read yet)."""
-    c, h, w = image_shape
-    if dtype.hasobject:
-        raise BenchError(f"{where} holds Python objects (a pickle), which are never loaded; allowed: a uint8 array")
-    if dtype != np.uint8:
-        raise BenchError(
-            f"{where} has dtype {dtype}; images must be uint8 in 0..255 "
-            "(convert with (x * 255).round().astype('uint8'))"
-        )
-    shape = tuple(shape)
-    if not (
-        (len(shape) == 3 and c == 1 and shape[1:] == (h, w))
-        or (len(shape) == 4 and shape[1:] in ((c, h, w), (h, w, c)))
-    ):
-        allowed = f"(N, {h}, {w})" if c == 1 else ""
-        allowed = " or ".join(x for x in (allowed, f"(N, {c}, {h}, {w})", f"(N, {h}, {w}, {c})") if x)
-        raise BenchError(f"{where} has shape {shape}; allowed: {allowed}")
-
-
-def _read_png_folder(folder: Path, image_shape: tuple[int, int, int], option: str) -> np.ndarray:
-    """uint8 (N, C, H, W) from a folder of PNGs, each decoded as a viewer shows it in the data set's mode and its
-    size checked from its header first (bench.data.images.read_image)."""
-    from bench.data.images import read_image
-
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise BenchError(f"{option} {folder} holds no .png images")
-    c, h, w = image_shape
-    return np.stack([read_image(f, c, f"{option} {folder}", size=(h, w)) for f in files])
-
-
-def to_nchw(array: np.ndarray, image_shape: tuple[int, int, int], where: str) -> torch.Tensor:
-    c, h, w = image_shape
-    check_array_header(array.dtype, array.shape, image_shape, where)
-    if array.ndim == 3:
-        array = array[:, None]
-    elif array.shape[1:] != (c, h, w):
-        array = array.transpose(0, 3, 1, 2)
-    return torch.from_numpy(np.ascontiguousarray(array))
-
 
 MAX_SEED = arguments.MAX_SEED
 
@@ -151,7 +43,7 @@ def evaluate(
 ) -> dict:
     from hydra import compose, initialize_config_dir
 
-    from bench.__main__ import CONF_DIR, check_group_choices
+    from bench.config import CONF_DIR, check_group_choices
     from bench.data import build_data
     from bench.engine.evaluation import Evaluator
     from bench.seeding import derive_seed, generator

@@ -17,9 +17,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from bench.analysis.leaderboard import DEFAULT_RANK, build_leaderboard
 from bench.cli import arguments
 from bench.errors import BenchError
-from bench.analysis.leaderboard import DEFAULT_RANK, build_leaderboard
 from bench.report.summary import DEFAULT_CLASS_THRESHOLD
 
 

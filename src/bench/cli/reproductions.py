@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parse(args):
-    from bench.errors import BenchError
     from bench.analysis.reproductions.claims import CLAIMS
+    from bench.errors import BenchError
 
     try:
         seeds = sorted({int(s) for s in args.seeds.split(",")})
@@ -72,13 +72,13 @@ def _parse(args):
 
 
 def _build(args) -> str:
-    from bench.errors import BenchError
     from bench.analysis.reproductions.claims import ARMS
     from bench.analysis.reproductions.evidence import Evidence, arm_keys, collect
     from bench.analysis.reproductions.gaussian import law_rows
     from bench.analysis.reproductions.gaussian import verdict as law_verdict
     from bench.analysis.reproductions.page import render
     from bench.analysis.reproductions.verdicts import NOT_RUN, RULES, Verdict
+    from bench.errors import BenchError
 
     seeds, claims = _parse(args)
     arms = [ARMS[k] for k in dict.fromkeys(k for c in claims for k in c.arms)]

@@ -26,12 +26,12 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from bench.cli import arguments
+from bench.analysis.aggregate import load_results
 from bench.build import check_config_targets, only_registered_targets
+from bench.cli import arguments
+from bench.engine.real_side import RealSide, real_side
 from bench.errors import BenchError
 from bench.models.factory import build_model, sampling_settings
-from bench.engine.real_side import RealSide, real_side
-from bench.analysis.aggregate import load_results
 from bench.report.results import read_json
 from bench.report.run_folder import RunFolder, commit_folder
 from bench.seeding import derive_seed, generator

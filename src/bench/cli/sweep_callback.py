@@ -31,8 +31,8 @@ class SweepLeaderboard(Callback):
         write_text(sweep_dir / "runs" / f"{int(config.hydra.job.num)}.txt", f"{run_dir}\n")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from bench.errors import BenchError
         from bench.analysis.leaderboard import build_leaderboard
+        from bench.errors import BenchError
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         try:  # the leaderboard follows the sweep folder's runs/<job>.txt pointers (aggregate.sweep_pointers)

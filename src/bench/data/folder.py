@@ -4,7 +4,7 @@ are no classes, and the mode metrics are skipped.
 
 Images are read with Pillow (png, jpg, jpeg, bmp, gif, webp, tif, tiff) as a viewer shows them, converted to
 `data.channels` (3: RGB, 1: grey): palette and 1-bit images through Pillow's `Image.convert`, never as their raw
-palette indices (bench.data.images.read_image). With `data.image_size` set they are resized to it (bilinear), from
+palette indices (bench.io.image_files.read_image). With `data.image_size` set they are resized to it (bilinear), from
 at most 4096 x 4096 pixels; without it they must all have one size. Sizes are read from the headers before any
 pixel is decoded, so an oversized file is refused in one line without being decoded.
 A seeded split (`data.test_fraction`, `data.split_seed`) holds out the test set.
@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.data.images import ImageDataset, header_size, read_image
+from bench.data.images import ImageDataset
 from bench.errors import BenchError, check_fraction
+from bench.io.image_files import header_size, read_image
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 

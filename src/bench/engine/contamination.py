@@ -28,10 +28,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench.config import NOT_RESULT_KEYS
 from bench.data.images import arrays_checksum
-from bench.errors import BenchError, check_positive
-from bench.cli.evaluate import load_images
 from bench.engine.evaluation import Evaluator
+from bench.errors import BenchError, check_positive
 from bench.io.atomic import npy_bytes, torch_bytes, write_bytes
+from bench.io.image_files import load_images
 from bench.report.run_folder import load_checkpoint
 from bench.seeding import derive_seed, generator
 

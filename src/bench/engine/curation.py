@@ -24,11 +24,11 @@ import torch
 
 from bench.engine.contamination import PoolContamination, earlier_generator
 from bench.engine.detector import Detector, train_detector
-from bench.errors import BenchError
 from bench.engine.evaluation import Evaluator
+from bench.engine.real_side import RealSide
+from bench.errors import BenchError
 from bench.loops import Loop
 from bench.metrics.memorization import nearest
-from bench.engine.real_side import RealSide
 
 
 class Curator:

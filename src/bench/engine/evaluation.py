@@ -17,9 +17,9 @@ import torch
 from bench.data.images import ImageDataset
 from bench.errors import BenchError
 from bench.features import FeatureExtractor, extractors_for
+from bench.io.atomic import torch_bytes, write_bytes
 from bench.metrics import METRIC_INFO, RealReference, score, train_nn_distances
 from bench.metrics.reference import REFERENCE_VERSION
-from bench.io.atomic import torch_bytes, write_bytes
 from bench.seeding import generator as seeded_generator
 
 

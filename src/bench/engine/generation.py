@@ -14,15 +14,15 @@ from typing import Any
 
 import torch
 
-from bench.errors import BenchError, Diverged
 from bench.engine.health import generation_zero_health, non_finite_diagnostics
+from bench.engine.setup import Plan
+from bench.engine.train import fit
+from bench.errors import BenchError, Diverged
 from bench.loops import LoopContext
 from bench.loops.base import TrainingSet
 from bench.models.factory import build_model
 from bench.report.run_folder import RunFolder
 from bench.seeding import derive_seed, generator
-from bench.engine.setup import Plan
-from bench.engine.train import fit
 
 
 @dataclass

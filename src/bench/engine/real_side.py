@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import torch
 from omegaconf import DictConfig
 
-from bench.engine.contamination import PoolContamination, contaminate
 from bench.data import ImageDataset, build_data
-from bench.errors import BenchError
+from bench.engine.contamination import PoolContamination, contaminate
 from bench.engine.evaluation import Evaluator
+from bench.errors import BenchError
 from bench.seeding import generator
 
 

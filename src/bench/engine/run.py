@@ -16,16 +16,16 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from bench.config import NOT_RESULT_KEYS
-from bench.errors import BenchError
 from bench.engine.generation import exporter, run_generation
+from bench.engine.setup import Plan, prepare, results_header
+from bench.engine.train import quiet_lightning
+from bench.errors import BenchError
 from bench.loops import LoopContext
 from bench.report.command_record import save_command_record
 from bench.report.plots import plot_class_shares, plot_measures, plot_metrics
 from bench.report.results import LEAD_METRICS, read_json, write_metrics_csv, write_results
 from bench.report.run_folder import RunFolder
 from bench.report.run_status import RunLock
-from bench.engine.setup import Plan, prepare, results_header
-from bench.engine.train import quiet_lightning
 
 log = logging.getLogger("bench")
 

@@ -16,12 +16,12 @@ from bench.build import build
 from bench.engine.contamination import PoolContamination
 from bench.engine.curation import Curator
 from bench.engine.health import check_health_config
+from bench.engine.real_side import RealSide, build_real_side
+from bench.engine.train import check_trainer
 from bench.loops import Loop
 from bench.models.factory import build_model, sampling_settings
-from bench.engine.real_side import RealSide, build_real_side
 from bench.report.environment import environment
 from bench.seeding import derive_seed, generator
-from bench.engine.train import check_trainer
 
 
 @dataclass

@@ -20,8 +20,8 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 from bench.build import build  # noqa: E402
-from bench.errors import BenchError, check_positive  # noqa: E402
 from bench.engine.train_callbacks import EpochLines, FiniteCheck  # noqa: E402
+from bench.errors import BenchError, check_positive  # noqa: E402
 
 PRECISIONS = ("32-true", "32", "bf16-mixed", "bf16-true", "16-mixed", "64-true")
 # Lightning strategies a generation can train under. Multi-GPU (or multi-process CPU) data parallel training is

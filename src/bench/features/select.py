@@ -10,10 +10,11 @@ classes, else from the data set's own, else there are none and the mode metrics 
 from __future__ import annotations
 
 from bench.build import build
+from bench.config import STANDARD_EXTRACTORS
 from bench.errors import BenchError
 from bench.features.extractor import FeatureExtractor, load_extractor, shipped
 
-STANDARD = {"inception": "bench.features.inception.load_inception", "dinov2": "bench.features.dinov2.load_dinov2"}
+STANDARD = STANDARD_EXTRACTORS
 
 
 def build_extractor(node) -> FeatureExtractor:

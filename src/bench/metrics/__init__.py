@@ -3,10 +3,10 @@
 Every function returns plain Python floats / dicts. See docs/metrics.md.
 """
 
+from bench.metric_info import METRIC_INFO, info_for
 from bench.metrics.bootstrap import bootstrap
 from bench.metrics.c2st import c2st
 from bench.metrics.fid import fid
-from bench.metric_info import METRIC_INFO, info_for
 from bench.metrics.kid import kid
 from bench.metrics.memorization import memorization, train_nn_distances
 from bench.metrics.modes import mode_stats

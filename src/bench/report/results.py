@@ -15,23 +15,13 @@ from typing import Any
 
 from bench.errors import BenchError
 from bench.io.atomic import write_json, write_text
+from bench.metric_info import LEAD_METRICS
 from bench.report.run_status import STATUSES
 from bench.report.safe_text import csv_cell, csv_row
+from bench.report.summary import summary_scores
 
 SCHEMA_VERSION = 1
-# scalar metric keys, in the order the CSV and the console show them
-LEAD_METRICS = [
-    "fid",
-    "kid_mean",
-    "precision",
-    "recall",
-    "density",
-    "coverage",
-    "classes_covered",
-    "kl_gen_real",
-    "tv",
-    "min_class_share",
-]
+__all__ = ["LEAD_METRICS"]  # re-exported: the console line and metrics.csv order
 
 
 # ---------------------------------------------------------------- strict JSON: the one reader of every JSON file
@@ -162,7 +152,6 @@ def write_results(path: Path, header: dict, records: list[dict], *, status: str)
         "status": status,
         "generations": records,
     }
-    from bench.report.summary import summary_scores  # summary reads LEAD_METRICS from here
 
     # per run, beside the per-generation numbers: how far and how soon it collapsed (definitions: summary.py)
     doc["summary"] = summary_scores(doc)

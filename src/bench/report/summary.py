@@ -31,16 +31,12 @@ describes, LEAD_METRICS first, without sample sizes (n_*, c2st_n_test) and boots
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import itertools
 import math
-import sys
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from bench.report.results import LEAD_METRICS
+from bench.metric_info import LEAD_METRICS, METRIC_INFO
 
 SUMMARY_VERSION = 1
 DEFAULT_CLASS_THRESHOLD = 0.5
@@ -74,22 +70,9 @@ SUMMARY_DEFINITIONS: dict[str, str] = {
 _NOT_SCORES = {"n_gen", "n_real", "n_train", "c2st_n_test"}
 
 
-@functools.cache
 def metric_registry() -> dict[str, dict[str, Any]]:
-    """METRIC_INFO (direction, definition, citation per metric key), read without importing torch.
-
-    `bench.metrics` imports the metric implementations (torch: 15 s on a busy 2-core machine) before its
-    registry; reading results needs only the registry, a module without imports, so it is loaded by file path.
-    """
-    module = sys.modules.get("bench.metric_info")
-    if module is None:
-        path = Path(__file__).resolve().parents[1] / "metrics" / "info.py"
-        spec = importlib.util.spec_from_file_location("_bench_metric_info", path)
-        assert spec is not None and spec.loader is not None, f"cannot load the metric registry {path}"
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    registry: dict[str, dict[str, Any]] = module.METRIC_INFO
-    return registry
+    """METRIC_INFO (direction, definition, citation per metric key): bench.metric_info, which imports nothing."""
+    return METRIC_INFO
 
 
 def number(x: Any) -> float | None:

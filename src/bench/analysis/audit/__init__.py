@@ -20,11 +20,11 @@ from typing import Any
 import torch
 
 from bench.analysis.audit.proportion import ProportionEstimate, estimate_proportion
-from bench.engine.contamination import PoolContamination, earlier_generator
 from bench.data.images import arrays_checksum
+from bench.engine.contamination import PoolContamination, earlier_generator
 from bench.engine.detector import Detector, train_detector
-from bench.errors import BenchError, check_positive
 from bench.engine.evaluation import Evaluator
+from bench.errors import BenchError, check_positive
 from bench.seeding import generator
 
 __all__ = ["Detector", "ProportionEstimate", "audit_pool", "estimate_proportion", "train_detector"]

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from bench.config import compose
 from bench.analysis.aggregate import Estimate, Run, estimate, load_runs, result_config
-from bench.report.summary import number
 from bench.analysis.reproductions.claims import Arm
+from bench.config import compose
+from bench.report.summary import number
 
 
 def arm_config(arm: Arm, extra: Sequence[str] = ()) -> dict:
