@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 from bench.cli.resample import resample
 from bench.engine.real_side import real_side
-from bench.report.results import read_json
+from bench.io.strict_json import read_json
 
 
 def main(argv: list[str]) -> None:

@@ -90,3 +90,11 @@ def test_non_finite_health_numbers_make_a_generation_unhealthy():
     (w,) = generation_zero_health({"fid": math.nan, "classes_covered": 10}, floor, n_classes=10, health=health)
     assert "FID is nan" in w, "a NaN FID must fail the gate, not slip past the comparison"
     assert generation_zero_health({"fid": 100.0, "classes_covered": 10}, floor, n_classes=10, health=health) == []
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63])
+def test_a_seed_outside_what_results_json_allows_is_refused_before_the_folder_is_touched(tmp_path, seed):
+    cfg = compose([*DIGITS, f"seed={seed}", f"run_dir={tmp_path / 'run'}"])
+    with pytest.raises(BenchError, match=rf"^seed={seed} must be an integer in \[0, 2\^63 - 1\]$"):
+        run(cfg)
+    assert not (tmp_path / "run").exists()

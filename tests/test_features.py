@@ -174,11 +174,11 @@ def test_wrong_state_dict_raises(tmp_path):
 def test_missing_files_raise(tmp_path):
     with pytest.raises(BenchError, match=r"nope\.pt cannot be read"):
         load_extractor(weights_path=tmp_path / "nope.pt")
-    with pytest.raises(BenchError, match=r"nope\.json cannot be read"):
+    with pytest.raises(BenchError, match=r"nope\.json: cannot be read"):
         load_extractor(metadata_path=tmp_path / "nope.json")
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    with pytest.raises(BenchError, match=r"broken\.json is not valid JSON"):
+    with pytest.raises(BenchError, match=r"broken\.json: not JSON"):
         load_extractor(metadata_path=broken)
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps({"name": "mnist_classifier"}))

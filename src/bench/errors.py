@@ -14,6 +14,16 @@ def check_positive(name: str, value) -> int:
     return int(value)
 
 
+MAX_SEED = 2**63 - 1  # what results.json's schema and numpy's SeedSequence accept
+
+
+def check_seed(name: str, value) -> int:
+    """A seed: an integer in [0, 2^63 - 1] (a negative or larger one fails later, deep in numpy or the schema)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise BenchError(f"{name}={value} must be an integer in [0, 2^63 - 1]")
+    return value
+
+
 def check_fraction(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
         raise BenchError(f"{name}={value} is outside the allowed range [0, 1]")

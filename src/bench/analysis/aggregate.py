@@ -1,6 +1,6 @@
 """Many results.json files -> validated runs -> groups of seeds -> means and 95% intervals, per track.
 
-Reading. A results.json is read as strict JSON only (bench.report.results.read_strict_json: nothing is executed
+Reading. A results.json is read as strict JSON only (bench.io.strict_json.read_strict_json: nothing is executed
 or unpickled): NaN / Infinity literals, floats that overflow a double (1e999), integers beyond 2^63, duplicate
 keys and non-UTF-8 text are refused. It is then checked against the published schema
 (src/bench/schema/results.schema.json, with the `jsonschema` package: Draft 2020-12, format checks on) and
@@ -43,7 +43,7 @@ from jsonschema.exceptions import best_match
 
 from bench.config import NOT_RESULT_KEYS as RUN_NOT_RESULT_KEYS
 from bench.errors import BenchError
-from bench.report.results import json_path, parse_strict_json, read_strict_json
+from bench.io.strict_json import json_path, parse_strict_json, read_strict_json
 from bench.report.summary import metric_registry, number, summary_scores
 
 # keys (and the keys under them) that do not change what a run computes: the one list that also names run folders

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-MAX_SEED = 2**63 - 1
+from bench.errors import MAX_SEED
 
 
 class Parser(argparse.ArgumentParser):

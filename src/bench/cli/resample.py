@@ -31,8 +31,8 @@ from bench.build import check_config_targets, only_registered_targets
 from bench.cli import arguments
 from bench.engine.real_side import RealSide, real_side
 from bench.errors import BenchError
+from bench.io.strict_json import read_json
 from bench.models.factory import build_model, sampling_settings
-from bench.report.results import read_json
 from bench.report.run_folder import RunFolder, commit_folder
 from bench.seeding import derive_seed, generator
 

@@ -19,11 +19,12 @@ from bench.config import NOT_RESULT_KEYS
 from bench.engine.generation import exporter, run_generation
 from bench.engine.setup import Plan, prepare, results_header
 from bench.engine.train import quiet_lightning
-from bench.errors import BenchError
+from bench.errors import BenchError, check_seed
+from bench.io.strict_json import read_json
 from bench.loops import LoopContext
 from bench.report.command_record import save_command_record
 from bench.report.plots import plot_class_shares, plot_measures, plot_metrics
-from bench.report.results import LEAD_METRICS, read_json, write_metrics_csv, write_results
+from bench.report.results import LEAD_METRICS, write_metrics_csv, write_results
 from bench.report.run_folder import RunFolder
 from bench.report.run_status import RunLock
 
@@ -32,6 +33,7 @@ log = logging.getLogger("bench")
 
 def run(cfg: DictConfig) -> dict:
     """Run (or resume) the collapse run the config describes; returns its results.json as written."""
+    check_seed("seed", cfg.seed)  # before the run folder is touched
     torch.set_flush_denormal(True)  # denormals slowed CPU sampling tenfold at random
     if cfg.trainer.get("num_threads"):
         torch.set_num_threads(int(cfg.trainer.num_threads))

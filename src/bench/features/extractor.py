@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import torch
 from bench.errors import BenchError
 from bench.features.mnist_classifier import INPUT_SHAPE, MnistClassifier
 from bench.features.networks import SmallCNN
+from bench.io.strict_json import read_strict_json
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 # the network classes a metadata file may name (never an import path read from a file)
@@ -245,15 +245,9 @@ def _network(meta: dict, path: Path) -> torch.nn.Module:
 
 def _read_metadata(path: Path, name: str) -> dict:
     try:
-        meta = json.loads(path.read_text())
-    except OSError as e:
-        raise BenchError(
-            f"feature extractor metadata {path} cannot be read ({e.strerror or type(e).__name__}); reinstall bench"
-        ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise BenchError(
-            f"feature extractor metadata {path} is not valid JSON ({type(e).__name__}); reinstall bench"
-        ) from None
+        meta = read_strict_json(path)  # the one JSON reader: no NaN, no 1e999, one line naming the file
+    except BenchError as e:
+        raise BenchError(f"feature extractor metadata {e}; reinstall bench") from None
     if not isinstance(meta, dict):
         raise BenchError(f"feature extractor metadata {path} is not a JSON object")
     missing = [k for k in METADATA_KEYS if k not in meta]

@@ -6,7 +6,6 @@ a generation either exists completely (record.json, model.pt, samples.npy, sampl
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from collections.abc import Callable
@@ -17,6 +16,7 @@ import torch
 
 from bench.errors import BenchError
 from bench.io.atomic import json_text, npy_bytes, torch_bytes, write_bytes
+from bench.io.strict_json import read_json
 from bench.report.grid import grid_png
 
 GEN_RE = re.compile(r"^gen_(\d{3,})$")
@@ -46,7 +46,9 @@ class RunFolder:
         return done
 
     def load_record(self, t: int) -> dict:
-        return json.loads((self.gen_dir(t) / "record.json").read_text())
+        record = read_json(self.gen_dir(t) / "record.json")
+        assert record is not None, f"generation {t} has no record.json"
+        return record
 
     def clear_partial(self) -> None:
         for p in self.path.glob("gen_*.tmp"):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from bench.analysis.aggregate import Estimate, Run, estimate, load_runs, result_config
+from bench.analysis.aggregate import Estimate, Run, estimate, load_runs, result_config, warn_stderr
 from bench.analysis.reproductions.claims import Arm
 from bench.config import compose
 from bench.report.summary import number
@@ -66,7 +66,13 @@ def arm_keys(arms: Sequence[Arm], extra: Sequence[str] = ()) -> dict[str, str]:
 def collect(paths: Sequence[str | Path], arms: Sequence[Arm], seeds: Sequence[int], keys: dict[str, str]):
     """{arm key: ArmRuns} of the finished runs under `paths` with the given seeds; `keys` from `arm_keys`."""
     by_config: dict[str, list[Run]] = {}
-    for run in load_runs(paths, skip_invalid=True, warn=lambda _: None) if paths else []:
+
+    # a broken results.json is said (one line); unfinished runs, common under outputs/, are left out quietly
+    def warn(message: str) -> None:
+        if message.endswith("(skipped)"):
+            warn_stderr(message)
+
+    for run in load_runs(paths, skip_invalid=True, warn=warn) if paths else []:
         by_config.setdefault(_key(run.config), []).append(run)
     out: dict[str, ArmRuns] = {}
     for arm in arms:

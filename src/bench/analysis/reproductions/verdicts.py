@@ -111,6 +111,9 @@ def _beats_replace(ev: Evidence, arm: str, v: Verdict) -> bool:
 
 def _settled(ev: Evidence, arm: str, v: Verdict) -> bool:
     """Bounded within the run: no detected FID rise over the last two generations (the loop has levelled off)."""
+    if ev.arms[arm].generations < 3:  # the last two generations' change needs three generations
+        v.reasons.append(f"{arm}: fewer than 3 generations, levelling off cannot be told")
+        return False
     late = ev.change(arm, "fid", start=-3, end=-1)
     ok = not rises(late)
     v.reasons.append(
