@@ -23,7 +23,7 @@ def main(cfg: DictConfig) -> None:
 
     try:
         run(cfg)
-    except BenchError as e:
+    except (BenchError, OSError) as e:  # OSError: a full disk, a read-only folder; every file is written whole
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
 

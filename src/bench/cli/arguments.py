@@ -8,12 +8,31 @@ functions below refuse a bad value naming it and what is allowed.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
-from bench.errors import MAX_SEED
+from bench.errors import MAX_SEED, BenchError
+
+Main = TypeVar("Main", bound=Callable[..., int])
+
+
+def one_line_errors(main: Main) -> Main:
+    """A command's `main` whose user-fixable failures end in one line and exit status 2, wherever they happen: a
+    BenchError, or an OSError (a full disk, a read-only or vanished folder: every file is written whole or not at
+    all, so nothing already written is lost)."""
+
+    @functools.wraps(main)
+    def wrapped(*args, **kwargs) -> int:
+        try:
+            return main(*args, **kwargs)
+        except (BenchError, OSError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+
+    return wrapped  # type: ignore[return-value]
 
 
 class Parser(argparse.ArgumentParser):

@@ -13,6 +13,7 @@ from pathlib import Path
 from bench.cli import arguments
 
 
+@arguments.one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = arguments.Parser(prog="python -m bench.audit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="mnist", help="the data set the pool claims to be (default: mnist)")

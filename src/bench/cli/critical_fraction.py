@@ -45,6 +45,7 @@ from bench.cli import arguments
 from bench.errors import BenchError
 
 
+@arguments.one_line_errors
 def main(argv: Sequence[str] | None = None) -> int:
     parser = arguments.Parser(
         prog="python -m bench.critical_fraction",

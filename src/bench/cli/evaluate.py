@@ -100,6 +100,7 @@ def format_table(result: dict) -> str:
     return "\n".join(rows)
 
 
+@arguments.one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = arguments.Parser(prog="python -m bench.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="mnist", help="data set whose test set is the reference (default: mnist)")

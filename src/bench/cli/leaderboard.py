@@ -23,6 +23,7 @@ from bench.errors import BenchError
 from bench.report.summary import DEFAULT_CLASS_THRESHOLD
 
 
+@arguments.one_line_errors
 def main(argv: Sequence[str] | None = None) -> int:
     parser = arguments.Parser(
         prog="python -m bench.leaderboard",

@@ -15,6 +15,7 @@ from pathlib import Path
 from bench.cli import arguments
 
 
+@arguments.one_line_errors
 def main(argv: list[str] | None = None) -> int:
     from bench.analysis.reproductions.claims import CLAIMS
 

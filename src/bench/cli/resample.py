@@ -197,6 +197,7 @@ def resample(
     return read_json(out / "record.json") or {}
 
 
+@arguments.one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = arguments.Parser(prog="python -m bench.resample", description=__doc__.split("\n\n")[1])
     parser.add_argument("run_dir", help="a run folder written by python -m bench")
