@@ -3,11 +3,10 @@ written (issue 20, part 5): every file is written whole (write-then-rename) or n
 
 import errno
 import json
+import os
+import subprocess
 import sys
 
-import pytest
-
-import bench.io.atomic as atomic
 from bench.cli.arguments import one_line_errors
 from bench.cli.leaderboard import main as leaderboard_main
 
@@ -16,27 +15,32 @@ def disk_full(path, data):
     raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
 
-def test_the_main_command_says_a_full_disk_in_one_line_and_keeps_the_finished_generations(
-    tmp_path, monkeypatch, capsys
-):
-    from bench.__main__ import main
+# a run whose disk fills once generation 0 is committed: every write of generation 1 fails with ENOSPC
+FULL_DISK_RUN = """
+import errno, sys
+import bench.io.atomic as atomic, bench.report.run_folder as run_folder
+real = atomic.write_bytes
+def write_bytes(path, data):
+    if "gen_001" in str(path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    real(path, data)
+atomic.write_bytes = run_folder.write_bytes = write_bytes
+from bench.__main__ import entry
+sys.argv = ["bench", *sys.argv[1:]]
+entry()
+"""
 
+
+def test_the_main_command_says_a_full_disk_in_one_line_and_keeps_the_finished_generations(tmp_path):
     run_dir = tmp_path / "run"
     args = ["data=digits", "loop.generations=2", "trainer.max_epochs=1", f"hydra.run.dir={run_dir}"]
-    real_write = atomic.write_bytes
-
-    def fills_up(path, data):  # the disk fills once generation 0 is committed
-        if (run_dir / "gen_000" / "record.json").exists() and "gen_001" in str(path):
-            disk_full(path, data)
-        real_write(path, data)
-
-    monkeypatch.setattr(atomic, "write_bytes", fills_up)
-    monkeypatch.setattr(sys, "argv", ["bench", *args])
-    with pytest.raises(SystemExit) as stop:
-        main()
-    assert stop.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("error: [Errno 28] No space left on device: ") and "gen_001" in err[-1]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_RUN, *args], capture_output=True, text=True, timeout=600, env=env
+    )
+    assert out.returncode == 2, out.stderr[-2000:]
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: [Errno 28] No space left on device: ") and "gen_001" in last, out.stderr[-2000:]
     results = json.loads((run_dir / "results.json").read_text())
     assert results["status"] == "interrupted" and [g["generation"] for g in results["generations"]] == [0]
     assert (run_dir / "gen_000" / "samples.npy").is_file() and not (run_dir / "gen_001").exists()
