@@ -22,9 +22,10 @@ from bench.engine.train import quiet_lightning
 from bench.errors import BenchError, check_seed
 from bench.io.strict_json import read_json
 from bench.loops import LoopContext
+from bench.metric_info import LEAD_METRICS
 from bench.report.command_record import save_command_record
 from bench.report.plots import plot_class_shares, plot_measures, plot_metrics
-from bench.report.results import LEAD_METRICS, write_metrics_csv, write_results
+from bench.report.results import write_metrics_csv, write_results
 from bench.report.run_folder import RunFolder
 from bench.report.run_status import RunLock
 

@@ -16,7 +16,6 @@ from bench.report.safe_text import csv_cell, csv_row
 from bench.report.summary import summary_scores
 
 SCHEMA_VERSION = 1
-__all__ = ["LEAD_METRICS"]  # re-exported: the console line and metrics.csv order
 
 
 def write_results(path: Path, header: dict, records: list[dict], *, status: str) -> dict:
