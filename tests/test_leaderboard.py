@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 import subprocess
 import sys
@@ -26,11 +27,12 @@ def _curves(fid: list[float], recall: float = 0.4) -> dict[str, list[float]]:
 
 
 def _runs(root: Path) -> dict[str, list[dict]]:
-    """Track A (100 images scored): replace x3 seeds, real x1; track B (50 images scored): replace x1."""
+    """Track A (100 images scored): replace x3 seeds, real x1; track B (50 images scored): replace x1. The three
+    seeds agree at generation 0 (FID ± 5% of its mean: no "generation 0 unstable" flag) and part later."""
     docs = {
         "a_replace": [
             make_results(seed=s, curves=_curves(fid, recall=0.3 + 0.01 * s))
-            for s, fid in enumerate([[100.0, 150.0, 200.0], [110.0, 170.0, 230.0], [90.0, 160.0, 190.0]])
+            for s, fid in enumerate([[100.0, 150.0, 200.0], [102.0, 170.0, 230.0], [98.0, 160.0, 190.0]])
         ],
         "a_real": [make_results(seed=0, loop="real", curves=_curves([100.0, 101.0, 99.5], recall=0.5))],
         "b_replace": [make_results(seed=0, n_generated=50, curves=_curves([300.0, 310.0, 320.0]))],
@@ -248,3 +250,56 @@ def test_a_run_without_generation_0_is_a_diverged_one():
     assert _generation_zero_problem({"generations": [{"generation": 0, "healthy": True}]}) is None
     assert _generation_zero_problem({"generations": [{"generation": 0}]}) is None
     assert _generation_zero_problem({"generations": [{"generation": 0, "healthy": False}]}) == "generation 0 unhealthy"
+
+
+def _seeds(root: Path, loop: str, gen0: list[float], extra_config: dict | None = None) -> None:
+    """One entry of len(gen0) seeds whose generation-0 FIDs are `gen0` (later generations alike)."""
+    for s, fid in enumerate(gen0):
+        doc = make_results(seed=s, loop=loop, curves=_curves([fid, 150.0, 200.0]), extra_config=extra_config)
+        write_run(root, f"{loop}_s{s}", doc)
+
+
+def test_an_entry_whose_seeds_disagree_at_generation_0_is_flagged_but_still_ranked(tmp_path):
+    _seeds(tmp_path / "runs", "replace", [100.0, 110.0, 120.0])  # ± 24.84 around 110: 22.6% of the mean
+    _seeds(tmp_path / "runs", "real", [100.0, 101.0, 102.0])  # ± 2.48 around 101: 2.5%
+    lines: list[str] = []
+    build_leaderboard([tmp_path / "runs"], out_dir=tmp_path, n_resamples=0, echo=lines.append)
+    rows = _read_csv(tmp_path / "leaderboard.csv")
+    by_entry = {r["entry"]: r for r in rows}
+    spread = 4.302652729911275 * 10 / math.sqrt(3) / 110
+    assert float(by_entry["vae replace"]["gen0_fid_spread"]) == pytest.approx(spread)
+    assert {r["gen0_unstable"] for r in rows if r["entry"] == "vae replace"} == {"true"}
+    assert {r["gen0_unstable"] for r in rows if r["entry"] == "vae real"} == {"false"}
+    assert float(by_entry["vae real"]["gen0_fid_spread"]) == pytest.approx(4.302652729911275 / math.sqrt(3) / 101)
+    assert {r["entry"]: (r["rank"], r["not_ranked"]) for r in rows} == {"vae real": ("1", ""), "vae replace": ("2", "")}
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "### Not ranked" not in md
+    (flagged,) = [line for line in md.splitlines() if line.startswith("| 2 | vae replace ")]
+    assert "⚠ generation 0 unstable (FID ± 22.6% of its mean, limit 10%)" in flagged
+    assert any(line.startswith("| 1 | vae real | 3 |") for line in md.splitlines())  # no flag
+    assert "- ⚠ generation 0 unstable: " in md  # the definition
+    html = (tmp_path / "leaderboard.html").read_text()
+    data = json.loads(re.search(r'<script type="application/json" id="data">(.*?)</script>', html, re.S).group(1))
+    entries = {e["label"]: e for e in data["tracks"][0]["entries"]}
+    unstable = entries["vae replace"]
+    assert unstable["gen0_unstable"] is True and "generation 0 unstable" in unstable["flags"] and unstable["rank"] == 2
+    assert entries["vae real"]["gen0_unstable"] is False and entries["vae real"]["flags"] == ""
+    (console,) = [line for line in lines[0].splitlines() if "vae replace" in line]
+    assert "2. vae replace" in console and "⚠ generation 0 unstable" in console
+    assert "⚠" not in next(line for line in lines[0].splitlines() if "vae real" in line)
+
+
+def test_the_spread_limit_comes_from_the_runs_configs_and_one_seed_has_no_spread(tmp_path):
+    # the same 22.6% spread under a limit of 0.3 is no flag; one seed has no interval, so no spread at all
+    loose = {"health": {"max_gen0_fid_spread": 0.3}}
+    _seeds(tmp_path / "runs", "replace", [100.0, 110.0, 120.0], extra_config=loose)
+    _seeds(tmp_path / "runs", "real", [100.0], extra_config=loose)
+    build_leaderboard([tmp_path / "runs"], out_dir=tmp_path, n_resamples=0)
+    rows = _read_csv(tmp_path / "leaderboard.csv")
+    assert {(r["entry"], r["gen0_unstable"]) for r in rows} == {("vae replace", "false"), ("vae real", "false")}
+    assert {r["gen0_fid_spread"] for r in rows if r["entry"] == "vae real"} == {""}
+    assert "generation 0 unstable (" not in (tmp_path / "leaderboard.md").read_text()
+    (tmp_path / "tight").mkdir()
+    _seeds(tmp_path / "tight", "replace", [100.0, 110.0, 120.0], extra_config={"health": {"max_gen0_fid_spread": 0.2}})
+    build_leaderboard([tmp_path / "tight"], out_dir=tmp_path / "tight", n_resamples=0)
+    assert "(FID ± 22.6% of its mean, limit 20%)" in (tmp_path / "tight" / "leaderboard.md").read_text()

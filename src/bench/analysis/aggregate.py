@@ -20,7 +20,9 @@ seeds and a 95% Student-t interval, mean ± t_{0.975, n-1} · s / sqrt(n) with s
 with n = 1 the interval is undefined (null). Null values (non-finite on disk) are left out, and n counts
 the values used. Event generations (`class_loss.first_generation`, `class_loss.first_loss_generation`,
 `minority.first_generation`) of a run in which the event did not happen count as T, the number of
-generations (censored at the end of the run).
+generations (censored at the end of the run). A group of two or more seeds whose generation-0 FIDs have a 95%
+half-width above `health.max_gen0_fid_spread` (from the runs' configs; 0.1 where absent) of their mean is
+`gen0_unstable` (relative_spread): its generation 0 is training noise, which the leaderboard flags.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from jsonschema.exceptions import best_match
 
 from bench.config import NOT_RESULT_KEYS as RUN_NOT_RESULT_KEYS
+from bench.engine.health import DEFAULT_MAX_GEN0_FID_SPREAD
 from bench.errors import BenchError
 from bench.io.strict_json import json_path, parse_strict_json, read_strict_json
 from bench.report.summary import metric_registry, number, summary_scores
@@ -396,6 +399,19 @@ def estimate(values: Iterable[float | None], *, level: float = LEVEL) -> Estimat
     return Estimate(mean, mean - hw, mean + hw, n)
 
 
+def relative_spread(values: Iterable[float | None], *, level: float = LEVEL) -> float | None:
+    """The half-width of the two-sided `level` Student-t interval of `values` as a share of their mean:
+    t_{(1+level)/2, n-1} · s / sqrt(n) / |mean|, nulls and non-finite values left out. None with fewer than two
+    values (no interval) or a mean of 0. FIDs 100, 110, 120: 4.3027 · 10 / sqrt(3) / 110 = 0.2258.
+
+    The leaderboard's check that generation 0 is one model, not training noise (health.max_gen0_fid_spread)."""
+    e = estimate(values, level=level)
+    if e.half_width is None or not e.mean:
+        return None
+    share = e.half_width / abs(e.mean)
+    return share if math.isfinite(share) else None
+
+
 # ---------------------------------------------------------------- summary scores as flat numbers
 
 
@@ -463,6 +479,35 @@ class Group:
     def unhealthy(self) -> int:
         """How many of its runs have a generation 0 that failed the health gate."""
         return sum(1 for r in self.runs if r.results["generations"][0].get("healthy") is False)
+
+    @property
+    def gen0_fid_spread(self) -> float | None:
+        """relative_spread of its seeds' generation-0 FIDs; None with fewer than two seeds that have one."""
+        return relative_spread(_gen0_fid(r.results) for r in self.runs)
+
+    @property
+    def max_gen0_fid_spread(self) -> float:
+        """The limit on gen0_fid_spread: health.max_gen0_fid_spread of its runs' resolved configs (the smallest, if
+        they differ), DEFAULT_MAX_GEN0_FID_SPREAD where a config has none (results written before it existed)."""
+        return min(_max_gen0_fid_spread(r.results["config"]) for r in self.runs)
+
+    @property
+    def gen0_unstable(self) -> bool:
+        """Its seeds' generation 0 disagree more than the limit allows: the recipe's generation 0 is training noise,
+        and so are its collapse numbers. Such an entry is flagged on the leaderboard, still ranked."""
+        spread = self.gen0_fid_spread
+        return spread is not None and spread > self.max_gen0_fid_spread
+
+
+def _gen0_fid(results: Mapping[str, Any]) -> float | None:
+    first = next((g for g in results.get("generations") or [] if g.get("generation") == 0), None)
+    return None if first is None else number((first.get("metrics") or {}).get("fid"))
+
+
+def _max_gen0_fid_spread(config: Mapping[str, Any]) -> float:
+    health = config.get("health")
+    value = number(health.get("max_gen0_fid_spread")) if isinstance(health, dict) else None
+    return value if value is not None and value > 0 else DEFAULT_MAX_GEN0_FID_SPREAD
 
 
 def aggregate_group(runs: Sequence[Run], *, level: float = LEVEL) -> Group:

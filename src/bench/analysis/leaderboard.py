@@ -21,6 +21,12 @@ record with `"healthy": false`) is never ranked: an under-trained or diverged mo
 nothing of collapse, and NaN-trained runs once topped a track. Such entries are listed apart, after the ranked
 ones, under "not ranked" with the reason (the `not_ranked` column of the CSV, a table of their own in the page).
 
+An entry of two or more seeds whose generation-0 FIDs disagree (95% half-width above `health.max_gen0_fid_spread`
+of their mean, from the runs' configs: bench.analysis.aggregate.relative_spread) stays ranked but is flagged
+"generation 0 unstable": its recipe's generation 0 is training noise, and so are its collapse numbers. The flag
+follows the entry's label (⚠) in the markdown, the page and the console; the CSV has `gen0_fid_spread` and
+`gen0_unstable` on every row.
+
 Every text from the files is made safe for where it goes (bench.report.safe_text): CSV cells that a spreadsheet
 would run as a formula start with `'`, markdown is HTML-escaped with `|` kept inside its cell, console lines
 carry no control characters.
@@ -80,6 +86,8 @@ CSV_FIELDS = [
     "generations",
     "rank",
     "not_ranked",
+    "gen0_fid_spread",
+    "gen0_unstable",
     "entry",
     "seeds",
     "quantity",
@@ -90,6 +98,11 @@ CSV_FIELDS = [
     "ci_high",
     "n",
 ]
+GEN0_UNSTABLE_TEXT = (
+    "generation 0 unstable: the seeds' generation-0 FIDs have a 95% Student-t half-width above "
+    "health.max_gen0_fid_spread (default 0.1) of their mean. The recipe's generation 0 is training noise, and so are "
+    "the entry's collapse numbers: still ranked, not to be trusted."
+)
 INTERVAL_TEXT = (
     "Cells: mean over seeds ± half-width of the 95% Student-t interval (t_{0.975,n-1}·s/√n); n seeds; "
     "n = 1: no interval. Event generations count T (the number of generations) for runs where the event did not "
@@ -229,8 +242,19 @@ def _columns(groups: Sequence[Group]) -> list[tuple[str, str]]:
     return [(k, t) for k, t in COLUMNS if any(k in g.scores and g.scores[k].n for g in groups)]
 
 
+def gen0_unstable_flag(g: Group) -> str | None:
+    """The flag of an entry whose seeds' generation-0 FIDs disagree more than health.max_gen0_fid_spread allows."""
+    if not g.gen0_unstable:
+        return None
+    spread, limit = g.gen0_fid_spread, g.max_gen0_fid_spread
+    assert spread is not None
+    return f"generation 0 unstable (FID ± {fmt(100 * spread, 3)}% of its mean, limit {fmt(100 * limit, 2)}%)"
+
+
 def _flags(g: Group) -> str:
-    flags = []  # an unhealthy generation 0 is no flag: such an entry is not ranked at all (not_ranked_reason)
+    # an unhealthy generation 0 is no flag: such an entry is not ranked at all (not_ranked_reason)
+    unstable = gen0_unstable_flag(g)
+    flags = [unstable] if unstable else []
     dirty = sum(1 for r in g.runs if (r.results.get("environment") or {}).get("source_dirty") is True)
     if dirty:
         flags.append(f"uncommitted source in {dirty}/{len(g.runs)}")
@@ -296,6 +320,7 @@ def to_markdown(board: Leaderboard) -> str:
     lines += ["## Definitions", ""]
     lines += [f"- `<metric>.{k}`: {v}" for k, v in SUMMARY_DEFINITIONS.items() if "." not in k]
     lines += [f"- `{k}`: {v}" for k, v in SUMMARY_DEFINITIONS.items() if "." in k]
+    lines.append(f"- ⚠ {GEN0_UNSTABLE_TEXT}")
     lines.append(
         "- λ*: the smallest loop.real_fraction whose seeds' mean stays on the good side of its generation-0 "
         "interval (where the mean falls with 95% probability over all checks if nothing changed) for every "
@@ -327,6 +352,8 @@ def to_csv(board: Leaderboard) -> str:
                 **base,
                 "rank": _num(board.ranks.get(g.id)),
                 "not_ranked": board.not_ranked.get(g.id, ""),
+                "gen0_fid_spread": _num(g.gen0_fid_spread),
+                "gen0_unstable": str(g.gen0_unstable).lower(),
                 "entry": g.label,
                 "seeds": " ".join(map(str, g.seeds)),
             }
@@ -392,6 +419,8 @@ def html_data(board: Leaderboard) -> dict[str, Any]:
                         "not_ranked": board.not_ranked.get(g.id),
                         "seeds": g.seeds,
                         "flags": _flags(g),
+                        "gen0_fid_spread": g.gen0_fid_spread,
+                        "gen0_unstable": g.gen0_unstable,
                         "scores": {k: _est(g.scores.get(k)) for k, _ in columns},
                         "curves": {k: [_est(e) for e in g.curves[k]] for k, _ in curve_metrics if k in g.curves},
                     }
