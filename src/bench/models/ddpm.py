@@ -19,22 +19,19 @@ and synthetic generations are labelled alike.
 
 from __future__ import annotations
 
-import contextlib
-import math
-
 import lightning as L
 import torch
 import torch.nn.functional as F
-from diffusers import DDIMScheduler, DDPMPipeline, DDPMScheduler, UNet2DModel
-from diffusers.training_utils import EMAModel
+from diffusers import DDIMScheduler, DDPMPipeline, DDPMScheduler
 
 from bench.errors import BenchError, check_fraction, check_positive
+from bench.models import unet_parts
 from bench.models.base import check_sampling, finite_samples
 
 SAMPLERS = ("ddim", "ddpm")
 SPACINGS = ("trailing", "leading", "linspace")
-CLASS_BALANCES = ("train", "real", "uniform")
-PRECISIONS = ("fp32", "bf16")
+CLASS_BALANCES = unet_parts.CLASS_BALANCES
+PRECISIONS = unet_parts.PRECISIONS
 SAMPLING_DEFAULTS = {
     "sampler": "ddpm",
     "steps": 50,
@@ -73,11 +70,7 @@ class DDPM(L.LightningModule):
         ema_power: float = 0.75,
     ):
         super().__init__()
-        channels = tuple(int(c) for c in channels)
-        if not channels or any(c <= 0 or c % norm_num_groups for c in channels):
-            raise BenchError(
-                f"model.channels={list(channels)} must be positive multiples of model.norm_num_groups={norm_num_groups}"
-            )
+        channels = unet_parts.check_channels(channels, norm_num_groups)
         check_positive("model.layers_per_block", layers_per_block)
         check_positive("model.num_train_timesteps", num_train_timesteps)
         check_fraction("model.label_dropout", label_dropout)
@@ -85,32 +78,22 @@ class DDPM(L.LightningModule):
         if conditional and not num_classes:
             raise BenchError("model.conditional=true needs class labels, but the data set's feature space has none")
         self.save_hyperparameters()
-        c, h, w = image_shape
-        # the UNet halves the size len(channels) - 1 times: pad up to a multiple, crop samples back
-        f = 2 ** (len(channels) - 1)
-        self.pad = (0, math.ceil(w / f) * f - w, 0, math.ceil(h / f) * f - h)
-        down = ["DownBlock2D"] * len(channels)
-        up = ["UpBlock2D"] * len(channels)
-        if attention:  # self-attention at the lowest resolution only: cheap, and where global structure lives
-            down[-1], up[0] = "AttnDownBlock2D", "AttnUpBlock2D"
-        self.unet = UNet2DModel(
-            sample_size=(h + self.pad[3], w + self.pad[1]),
-            in_channels=c,
-            out_channels=c,
-            block_out_channels=channels,
+        self.pad = unet_parts.padding(tuple(image_shape), len(channels))
+        self.unet = unet_parts.build_unet(
+            tuple(image_shape),
+            self.pad,
+            channels=channels,
             layers_per_block=layers_per_block,
-            down_block_types=tuple(down),
-            up_block_types=tuple(up),
+            attention=attention,
             norm_num_groups=norm_num_groups,
-            # the last index is "no label": what classifier-free guidance compares with
-            num_class_embeds=num_classes + 1 if conditional else None,
+            num_classes=num_classes if conditional else None,
         )
         self.scheduler = DDPMScheduler(
             num_train_timesteps=num_train_timesteps, beta_schedule=beta_schedule, prediction_type="epsilon"
         )
         # label frequencies of the training set (for `sampling.class_balance=train`); saved with the weights
         self.register_buffer("label_counts", torch.zeros(max(1, num_classes or 1), dtype=torch.long))
-        self.ema: EMAModel | None = None
+        self.ema = None  # diffusers' EMAModel while training (unet_parts.start_ema)
 
     @property
     def needs_labels(self) -> bool:
@@ -151,17 +134,10 @@ class DDPM(L.LightningModule):
 
     def on_fit_start(self):
         self.label_counts.zero_()
-        if not self.hparams.ema_decay:  # 0: no average, sample the trained weights
-            return
         # a fresh average of the weights training starts from (after a warm start's load_state_dict, too)
-        self.ema = EMAModel(
-            self.unet.parameters(),
-            decay=self.hparams.ema_decay,
-            use_ema_warmup=True,
-            power=self.hparams.ema_power,
-            foreach=True,  # one fused update instead of a kernel per tensor: per-step overhead set the GPU's pace
+        self.ema = unet_parts.start_ema(
+            self.unet, decay=self.hparams.ema_decay, power=self.hparams.ema_power, device=self.device
         )
-        self.ema.to(self.device)
 
     def on_train_batch_start(self, batch, batch_idx):
         if self.current_epoch == 0 and self.needs_labels:  # one pass over D_t (or what max_steps allows)
@@ -204,22 +180,16 @@ class DDPM(L.LightningModule):
         for key in ("clip_sample", "use_clipped_model_output"):
             if not isinstance(s[key], bool):
                 raise BenchError(f"sampling.{key}={s[key]!r} must be true or false")
-        w = s["guidance"]
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
-            raise BenchError(f"sampling.guidance={w!r} must be a number >= 0 (0: no guidance)")
-        if w and not self.hparams.conditional:
-            raise BenchError(f"sampling.guidance={w} needs a class-conditional model (model.conditional=true)")
+        s["guidance"] = unet_parts.check_guidance(s["guidance"], conditional=self.hparams.conditional)
         return s
 
     def label_probs(self, source: str) -> torch.Tensor:
-        k = self.hparams.num_classes
-        if source == "real" and self.hparams.class_shares is not None:
-            probs = torch.tensor(self.hparams.class_shares, dtype=torch.float64)
-        elif source == "train" and self.label_counts.sum() > 0:
-            probs = self.label_counts.double().cpu()
-        else:  # uniform, or nothing recorded yet (an untrained model)
-            probs = torch.ones(k, dtype=torch.float64)
-        return probs / probs.sum()
+        return unet_parts.label_probs(
+            source,
+            num_classes=self.hparams.num_classes,
+            class_shares=self.hparams.class_shares,
+            label_counts=self.label_counts,
+        )
 
     def scheduler_for(self, s: dict):
         cls = DDIMScheduler if s["sampler"] == "ddim" else DDPMScheduler
@@ -254,11 +224,7 @@ class DDPM(L.LightningModule):
         guided = labels is not None and s["guidance"] > 0
         if labels is not None and guided:
             labels = torch.cat([labels, torch.full_like(labels, self.hparams.num_classes)])
-        autocast = (
-            torch.autocast(self.device.type, dtype=torch.bfloat16)
-            if s["precision"] == "bf16"
-            else contextlib.nullcontext()
-        )
+        autocast = unet_parts.autocast(s["precision"], self.device)
         # DDPM's ancestral step always uses the clipped clean image; DDIM keeps the raw noise estimate unless told
         step_kwargs = (
             {"eta": s["eta"], "use_clipped_model_output": s["use_clipped_model_output"]}
@@ -273,7 +239,7 @@ class DDPM(L.LightningModule):
                 eps = cond + s["guidance"] * (cond - uncond)
             x = sched.step(eps, t, x, generator=generator, **step_kwargs).prev_sample
         x = x[..., :h, :w]
-        return ((finite_samples(x).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+        return unet_parts.to_uint8(finite_samples(x))
 
     # the loop's health check
     @torch.inference_mode()
