@@ -72,6 +72,9 @@ def train_model(t: int, plan: Plan, train_set: TrainingSet, folder: RunFolder) -
     model = build_model(plan.model_cfg, **plan.real.model_info)
     if plan.loop.warm_start and t > 0:
         model.load_state_dict(folder.load_state_dict(t - 1))
+    elif t > 0 and callable(getattr(model, "inherit", None)):
+        # a part the model keeps across generations without a warm start (a frozen autoencoder: bench.models.ldm)
+        model.inherit(folder.load_state_dict(t - 1))
     labels = plan.real.evaluator.training_labels(model, train_set.images)
     log_dir = folder.path / "logs"
     shutil.rmtree(log_dir / f"gen_{t:03d}", ignore_errors=True)  # curves of an interrupted try at generation t

@@ -1,0 +1,234 @@
+"""Flow matching (model=flow) and latent flow matching (model=ldm): the objective and the sampler against known
+answers, seeded sampling, conditioning, diffusers checkpoints, the frozen and retrained autoencoder, and a
+two-generation run through the CLI that resumes exactly after kill -9.
+
+Tiny networks (8 channels, two sampling steps) keep every test to seconds on 2 cores.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from bench.engine.train import fit
+from bench.errors import BenchError
+from bench.models.flow import Flow
+from bench.models.ldm import LatentFlow
+from conftest import kill_after_first_generation
+
+REPO = Path(__file__).resolve().parents[1]
+SHAPE = (1, 28, 28)
+TINY_FLOW = {"channels": (8, 8), "norm_num_groups": 4, "warmup_steps": 1}
+TINY_LDM = {**TINY_FLOW, "autoencoder_channels": (8, 8), "autoencoder_steps": 2, "latent_channels": 2}
+TRAINER = OmegaConf.create(
+    {
+        "accelerator": "cpu",
+        "devices": 1,
+        "max_epochs": -1,
+        "max_steps": 2,
+        "batch_size": 8,
+        "precision": "32-true",
+        "gradient_clip_val": 1.0,
+        "enable_progress_bar": False,
+        "deterministic": True,
+        "logger": None,
+        "callbacks": [],
+    }
+)
+
+
+def g(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+class ExactVelocity(torch.nn.Module):
+    """The true velocity field when every image is the same `target`: at x_s = (1 - s) c + s e it is e - c,
+    i.e. (x_s - c) / s. Euler steps along straight lines are exact, so sampling must land on c."""
+
+    def __init__(self, target: torch.Tensor):
+        super().__init__()
+        self.target = target
+
+    def forward(self, x, t, class_labels=None):
+        s = torch.as_tensor(t, dtype=x.dtype).reshape(-1, 1, 1, 1) / 1000
+        return type("Out", (), {"sample": (x - self.target) / s})()
+
+
+@pytest.mark.parametrize("sampler, steps", [("euler", 3), ("euler", 30), ("heun", 4)])
+def test_sampling_the_exact_velocity_of_one_image_lands_on_it(sampler, steps):
+    model = Flow(image_shape=SHAPE, **TINY_FLOW)
+    target = torch.full((1, 1, 28, 28), -1.0)
+    target[..., 10:18, 12:16] = 0.6  # a bar, in [-1, 1] pixel units
+    model.unet = ExactVelocity(target)
+    images = model.sample(4, generator=g(0), sampler=sampler, steps=steps)
+    expected = ((target.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    assert images.dtype == torch.uint8 and images.shape == (4, *SHAPE)
+    assert torch.equal(images, expected.expand(4, -1, -1, -1)), "the integration runs from noise (s=1) to data (s=0)"
+
+
+def test_the_loss_is_the_velocity_error_on_the_straight_line():
+    """A network that returns e - x0 exactly (it is told e) scores 0; the baseline is the target's spread about its
+    batch mean."""
+    model = Flow(image_shape=SHAPE, **TINY_FLOW)
+    x0 = model.to_space(torch.randint(0, 256, (6, *SHAPE), dtype=torch.uint8))
+    gen = g(3)
+    noise = torch.randn(x0.shape, generator=g(3), dtype=x0.dtype)  # what flow_loss draws first from the same seed
+
+    class Oracle(torch.nn.Module):
+        def forward(self, xs, t, class_labels=None):
+            return type("Out", (), {"sample": noise - x0})()
+
+    model.unet = Oracle()
+    loss, zero = model.flow_loss(x0, None, generator=gen)
+    assert torch.allclose(loss, torch.zeros(6), atol=1e-10)
+    v = noise - x0
+    assert torch.allclose(zero, (v - v.mean(0)).pow(2).flatten(1).mean(1))
+
+
+def test_logit_normal_times_sit_mid_path_and_uniform_ones_do_not():
+    logit = Flow(image_shape=SHAPE, **TINY_FLOW).draw_times(20000, device="cpu", generator=g(0))
+    uniform = Flow(image_shape=SHAPE, time_sampling="uniform", **TINY_FLOW).draw_times(
+        20000, device="cpu", generator=g(0)
+    )
+    assert logit.min() > 0 and logit.max() < 1 and abs(logit.mean() - 0.5) < 0.01
+    # sigmoid of N(0, 1): P(0.25 < s < 0.75) = P(|z| < logit(0.75) = 1.0986) = 0.728; uniform: 0.5
+    assert abs(((logit > 0.25) & (logit < 0.75)).float().mean() - 0.728) < 0.015
+    assert abs(((uniform > 0.25) & (uniform < 0.75)).float().mean() - 0.5) < 0.015
+
+
+@pytest.mark.parametrize("cls, kw", [(Flow, TINY_FLOW), (LatentFlow, TINY_LDM)])
+def test_training_moves_the_weights_and_sampling_is_seeded_uint8(cls, kw, mnist):
+    torch.manual_seed(0)
+    model = cls(image_shape=SHAPE, **kw)
+    before = {k: v.clone() for k, v in model.unet.state_dict().items()}
+    fit(model, mnist.train_images[:16], trainer_cfg=TRAINER, seed=0)
+    assert any(not torch.equal(before[k], v) for k, v in model.unet.state_dict().items())
+    a = model.sample(3, generator=g(1), steps=2)
+    b = model.sample(3, generator=g(1), steps=2, batch_size=2)
+    assert a.dtype == torch.uint8 and a.shape == (3, *SHAPE)
+    assert torch.equal(a, b), "same generator, same images, whatever the batch size"
+    d = model.diagnostics(mnist.train_images[:8])
+    assert d["untrained"] is True and d["flow_loss_ratio"] > 0.8 and d["warnings"], "two steps train nothing"
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ({"sampler": "rk4"}, "sampling.sampler='rk4' is not known; allowed: euler, heun"),
+        ({"steps": 0}, "sampling.steps"),
+        ({"shift": 0}, "sampling.shift=0 must be a number > 0"),
+        ({"guidance": 1.0}, "needs a class-conditional model"),
+        ({"eta": 0.0}, "sampling.eta is not a setting of model flow"),
+    ],
+)
+def test_bad_sampling_settings_are_one_line(setting, message):
+    with pytest.raises(BenchError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Flow(image_shape=SHAPE, **TINY_FLOW).sample(1, generator=g(0), **setting)
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"time_sampling": "beta"}, "model.time_sampling='beta' is not known; allowed: logit_normal, uniform"),
+        ({"logit_std": 0}, "model.logit_std=0 must be > 0"),
+        ({"autoencoder": "shared"}, "model.autoencoder='shared' is not known; allowed: frozen, retrain"),
+    ],
+)
+def test_bad_model_settings_are_one_line(kw, message):
+    with pytest.raises(BenchError, match=message):
+        LatentFlow(image_shape=SHAPE, **{**TINY_LDM, **kw})
+
+
+def test_conditional_guided_sampling_draws_the_given_labels(mnist):
+    torch.manual_seed(0)
+    model = Flow(image_shape=SHAPE, num_classes=10, conditional=True, **TINY_FLOW)
+    labels = torch.arange(10) % 10
+    fit(model, mnist.train_images[:16], labels=mnist.train_labels[:16], trainer_cfg=TRAINER, seed=0)
+    plain = model.sample(10, generator=g(0), labels=labels, steps=2)
+    guided = model.sample(10, generator=g(0), labels=labels, steps=2, guidance=2.0)
+    assert plain.shape == guided.shape and not torch.equal(plain, guided)
+
+
+def test_a_frozen_autoencoder_is_taken_over_and_a_retrained_one_is_not(mnist):
+    torch.manual_seed(0)
+    first = LatentFlow(image_shape=SHAPE, **TINY_LDM)
+    fit(first, mnist.train_images[:16], trainer_cfg=TRAINER, seed=0)
+    assert first.latent_scale > 0
+    state = first.state_dict()
+    for mode, kept in (("frozen", True), ("retrain", False)):
+        torch.manual_seed(1)
+        later = LatentFlow(image_shape=SHAPE, **{**TINY_LDM, "autoencoder": mode})
+        later.inherit(state)
+        fit(later, mnist.train_images[16:32], trainer_cfg=TRAINER, seed=1)
+        same = all(torch.equal(v, later.vae.state_dict()[k]) for k, v in first.vae.state_dict().items())
+        assert same is kept, mode
+        assert torch.equal(later.latent_scale, first.latent_scale) is kept
+
+
+TINY_RUN = [
+    "model=ldm",
+    "model.channels=[8,8]",
+    "model.norm_num_groups=4",
+    "model.autoencoder_channels=[8,8]",
+    "model.autoencoder_steps=3",
+    "data.n_train=200",
+    "loop.generations=2",
+    "trainer.max_steps=3",
+    "trainer.batch_size=32",
+    "trainer.enable_progress_bar=false",
+    "sampling.steps=2",
+    "metrics.n_samples=200",
+    "metrics.n_reference=400",
+    "metrics.kid_subset_size=100",
+    "metrics.kid_subsets=10",
+]
+
+
+def cli(*args, **kw):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO, env=env, **kw)
+
+
+@pytest.mark.slow
+def test_two_generation_ldm_run_resumes_exactly_after_kill_9_and_saves_in_diffusers_format(tmp_path):
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, UNet2DModel
+
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    proc = cli(*TINY_RUN, f"hydra.run.dir={reference}", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, out[-2000:]
+
+    kill_after_first_generation(TINY_RUN, killed, cwd=REPO)
+    assert not (killed / "gen_001").exists(), "the kill should land mid-run"
+    proc = cli(*TINY_RUN, f"hydra.run.dir={killed}", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, out[-2000:]
+    assert "resuming" in out
+
+    def rows(d):
+        return [
+            (r["metrics"], r["counts"], r["diagnostics"])
+            for r in json.loads((d / "results.json").read_text())["generations"]
+        ]
+
+    assert rows(killed) == rows(reference)
+    assert np.array_equal(np.load(killed / "gen_001" / "samples.npy"), np.load(reference / "gen_001" / "samples.npy"))
+    results = json.loads((reference / "results.json").read_text())
+    assert results["config"]["model"]["autoencoder"] == "frozen", "results record which autoencoder mode ran"
+
+    # frozen: generation 1 decodes with generation 0's autoencoder, and both load in diffusers
+    path0, path1 = (reference / f"gen_00{t}" / "diffusers" for t in (0, 1))
+    vae0, vae1 = (AutoencoderKL.from_pretrained(p, subfolder="vae") for p in (path0, path1))
+    assert all(torch.equal(v, vae1.state_dict()[k]) for k, v in vae0.state_dict().items())
+    state = torch.load(reference / "gen_001" / "model.pt", weights_only=True)
+    assert vae1.config.scaling_factor == pytest.approx(float(state["latent_scale"]))
+    unet = UNet2DModel.from_pretrained(path1, subfolder="unet")
+    ours = {k.removeprefix("unet."): v for k, v in state.items() if k.startswith("unet.")}
+    assert all(torch.equal(ours[k], v) for k, v in unet.state_dict().items())
+    assert FlowMatchEulerDiscreteScheduler.from_pretrained(path1, subfolder="scheduler").config.shift == 1.0
