@@ -31,7 +31,8 @@ def test_gate(metrics, flagged):
     warnings = generation_zero_health(metrics, FLOOR, n_classes=10, health=GATE)
     assert len(warnings) == len(flagged)
     for w, part in zip(warnings, flagged, strict=True):
-        assert part in w and "not model collapse" in w
+        # each says what the run's later numbers are then worth
+        assert part in w and ("not model collapse" in w or "compare loops with each other" in w)
 
 
 def test_class_share_rounds_up_and_a_missing_metric_is_not_a_failure():

@@ -44,7 +44,9 @@ def generation_zero_health(metrics: dict, floor: dict, *, n_classes: int, health
         if fid > limit:
             warnings.append(
                 f"generation 0 fails the health gate: FID {fid:.1f} > {health.max_fid_over_floor} x the floor's "
-                f"{floor_fid:.2f}; it is under-trained, and the loop's later scores measure that, not model collapse"
+                f"{floor_fid:.2f}: the model is far from its data (under-trained or too small), so later "
+                "generations' scores mix its own error with collapse; compare loops with each other at these "
+                "settings, not with the floor or a healthy model (the leaderboard lists it under Not ranked)"
             )
     covered = metrics.get("classes_covered")
     # never more classes than held-out real images of the same size cover (1000 modes in 4,000 images: ~975)
