@@ -69,4 +69,5 @@ def test_an_unknown_model_lists_the_users_models_too(tmp_path):
     folder = user_model_folder(tmp_path)
     out = python("-m", "bench", "--config-dir", str(folder), "model=nope", cwd=tmp_path)
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines() == ["error: unknown model 'nope'; allowed: ddpm, gaussian, small_vae, vae"]
+    allowed = "ddpm, flow, gaussian, ldm, small_vae, vae"
+    assert out.stderr.strip().splitlines() == [f"error: unknown model 'nope'; allowed: {allowed}"]

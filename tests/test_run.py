@@ -229,7 +229,7 @@ def test_bad_values_fail_before_training(tmp_path, override, message):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["model=gan"], "error: unknown model 'gan'; allowed: ddpm, gaussian, vae"),
+        (["model=gan"], "error: unknown model 'gan'; allowed: ddpm, flow, gaussian, ldm, vae"),
         (
             ["loop=replace,forever"],
             "error: unknown loop 'forever'; allowed: accumulate, augment, fresh, real, replace, replay",
