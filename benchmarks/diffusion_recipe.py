@@ -1,0 +1,167 @@
+"""The diffusion recipe study: generation 0 of each setting in a grid, scored, against its training compute.
+
+    python benchmarks/diffusion_recipe.py [--grid NAME ...] [--seeds 0 1 2] [--out DIR] [--table FILE.md]
+
+Each grid point is one real `python -m bench ... loop.generations=1` run (the same code path, data, sampling and
+scoring as any run: D_0 = 4,000 MNIST images, 4,000 samples of which 2,000 are scored against 5,000 held-out test
+images in the shipped classifier's feature space). Its results.json gives FID, recall, coverage, classes covered and
+the seconds of training, sampling and scoring. A finished point is not re-run (the run folder resumes), so the study
+can be stopped and continued, and extended by a grid of its own.
+
+The table (markdown) is written to --table with the command that made it (with --section NAME, into that section of
+a document: docs/diffusion_recipe.md is made this way); with several seeds a point's row holds the mean and the 95%
+t-interval half-width. Not a test: seconds depend on the machine and on what else runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from scipy import stats
+
+# name -> overrides. Each grid asks one question; the presets in conf/ are the winners. docs/diffusion_recipe.md
+# says which grids were run on which machine (the "ablations" grid is listed for a longer session or a faster CPU).
+GRIDS: dict[str, dict[str, list[str]]] = {
+    # the old preset, as shipped before this study: the baseline every row is read against
+    "baseline": {
+        "ddpm_cpu (old preset)": ["model=ddpm", "experiment=ddpm_cpu"],
+    },
+    # pixel-space flow matching at the DDPM's training compute (1,000 steps x 128)
+    "flow": {
+        "flow (preset, 1000 steps)": ["model=flow"],
+    },
+    # latent flow: the preset and half its flow training
+    "ldm": {
+        "ldm flow 700 steps": ["model=ldm", "trainer.max_steps=700"],
+        "ldm (preset, 1400 steps)": ["model=ldm"],
+    },
+    # the preset alone: its seed interval, and the same seed at another thread count
+    "ldm_preset": {
+        "ldm (preset, 1400 steps)": ["model=ldm"],
+    },
+    # one knob at a time from a preset
+    "ablations": {
+        "ddpm cosine": ["model=ddpm", "experiment=ddpm_cpu", "model.beta_schedule=squaredcos_cap_v2"],
+        "ddpm 32/64/64": ["model=ddpm", "experiment=ddpm_cpu", "model.channels=[32,64,64]"],
+        "ddpm ema 0.999": ["model=ddpm", "experiment=ddpm_cpu", "model.ema_decay=0.999"],
+        "flow 2000 steps": ["model=flow", "trainer.max_steps=2000"],
+        "flow uniform t": ["model=flow", "model.time_sampling=uniform"],
+        "ldm 10 Euler steps": ["model=ldm", "sampling.steps=10"],
+        "ldm uniform t": ["model=ldm", "model.time_sampling=uniform"],
+        "ldm no EMA": ["model=ldm", "model.ema_decay=0"],
+        "ldm autoencoder retrained": ["model=ldm", "model.autoencoder=retrain"],
+    },
+}
+
+
+def run_point(overrides: list[str], seed: int, out: Path) -> dict:
+    """One generation 0 (resumed if already finished); its results.json's generation 0 and the config's sizes."""
+    folder = out / ("_".join(o.replace("/", "-").replace("=", "-") for o in overrides) + f"_seed{seed}")
+    cmd = [sys.executable, "-m", "bench", *overrides, f"seed={seed}", "loop.generations=1", f"run_dir={folder}"]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    results = json.loads((folder / "results.json").read_text())
+    return {"gen": results["generations"][0], "config": results["config"]}
+
+
+def mean_pm(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
+    return f"{statistics.mean(values):.1f} ± {half:.1f}"
+
+
+def row(name: str, points: list[dict]) -> str:
+    cfg = points[0]["config"]
+    steps, batch = cfg["trainer"]["max_steps"], cfg["trainer"]["batch_size"]
+    extra = cfg["model"].get("autoencoder_steps")
+    compute = f"{steps} x {batch}" + (f" + AE {extra} x {batch}" if extra else "")
+    m = [p["gen"]["metrics"] for p in points]
+    sec = [p["gen"]["seconds"] for p in points]
+    return (
+        " | ".join(
+            [
+                f"| {name}",
+                compute,
+                str(len(points)),
+                mean_pm([s["train"] for s in sec]),
+                mean_pm([s["sample"] + s["eval"] for s in sec]),
+                mean_pm([x["fid"] for x in m]),
+                _fmt(m, "recall"),
+                _fmt(m, "coverage"),
+                mean_pm([float(x["classes_covered"]) for x in m]),
+                "yes" if all(p["gen"]["healthy"] for p in points) else "no",
+            ]
+        )
+        + " |"
+    )
+
+
+def _fmt(m: list[dict], key: str) -> str:
+    values = [x[key] for x in m]
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
+    return f"{statistics.mean(values):.2f} ± {half:.2f}"
+
+
+HEADER = (
+    "| setting | training compute (steps x batch) | seeds | train s | sample + score s | FID | recall | coverage "
+    "| classes | healthy |\n|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--grid", nargs="+", default=list(GRIDS), choices=list(GRIDS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--out", type=Path, default=Path("outputs/diffusion_recipe"))
+    p.add_argument("--table", type=Path, default=None, help="write the markdown table here (default: print only)")
+    p.add_argument(
+        "--section",
+        default=None,
+        help="replace only the lines between <!-- recipe:NAME --> and <!-- /recipe:NAME --> in --table (a doc)",
+    )
+    p.add_argument("--extra", nargs="*", default=[], help="overrides added to every point (e.g. trainer.num_threads=1)")
+    args = p.parse_args(argv)
+    lines = [HEADER]
+    for grid in args.grid:
+        for name, overrides in GRIDS[grid].items():
+            points = [run_point([*overrides, *args.extra], seed, args.out) for seed in args.seeds]
+            lines.append(row(name, points))
+            print(lines[-1], flush=True)
+    table = "\n".join(lines)
+    command = "python benchmarks/diffusion_recipe.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    print(table)
+    if args.table:
+        made = f"Made by `{command}` on {cpu_name()}:\n\n{table}\n"
+        args.table.write_text(into_section(args.table, args.section, made) if args.section else made)
+
+
+def cpu_name() -> str:
+    """The CPU's model name (a README number names its CPU), or the architecture where /proc/cpuinfo is missing."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
+def into_section(doc: Path, name: str, text: str) -> str:
+    """`doc`'s text with the lines between its `<!-- recipe:NAME -->` and `<!-- /recipe:NAME -->` markers replaced."""
+    start, end = f"<!-- recipe:{name} -->\n", f"<!-- /recipe:{name} -->"
+    old = doc.read_text() if doc.exists() else ""
+    if start not in old or end not in old:
+        raise SystemExit(f"error: {doc} has no section {start.strip()} ... {end}")
+    head, rest = old.split(start, 1)
+    return head + start + text + end + rest.split(end, 1)[1]
+
+
+if __name__ == "__main__":
+    main()
