@@ -1,9 +1,10 @@
-"""Regenerate docs/reproductions.md: python -m bench.reproductions [--no-run] [--jobs 2] [OVERRIDES]
+"""Regenerate docs/reproductions.md: python -m bench.reproductions [--diffusion] [--no-run] [--jobs 2] [OVERRIDES]
 
 Runs every arm's missing seeds (`python -m bench -m <arm> seed=...`; finished runs are found, not rerun), then
 reads the run folders under --outputs, applies the verdict rules and writes the page. --no-run only rebuilds
 the page from the folders there are. Extra OVERRIDES go to every run (and name other runs: they are part of the
-config a run is matched by), e.g. smaller sizes for a quick look.
+config a run is matched by), e.g. smaller sizes for a quick look. --diffusion makes docs/reproductions_diffusion.md
+instead: the same claims with the latent flow preset (`model=ldm`), whose runs take hours, not an hour.
 """
 
 from __future__ import annotations
@@ -15,15 +16,32 @@ from pathlib import Path
 from bench.cli import arguments
 
 
+def _keys(claims) -> str:
+    return ",".join(c.key for c in claims)
+
+
+def _defaults():
+    from bench.analysis.reproductions.claims import CLAIMS, DIFFUSION_CLAIMS
+
+    return (_keys(CLAIMS), "docs/reproductions.md"), (_keys(DIFFUSION_CLAIMS), "docs/reproductions_diffusion.md")
+
+
+# (claims, page) of each page: the VAE's (the default) and the diffusion preset's
+VAE_DEFAULTS, DIFFUSION_DEFAULTS = _defaults()
+
+
 @arguments.one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    from bench.analysis.reproductions.claims import CLAIMS
-
     parser = arguments.Parser(prog="python -m bench.reproductions", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="docs/reproductions.md", help="the page (default: docs/reproductions.md)")
+    parser.add_argument(
+        "--diffusion",
+        action="store_true",
+        help=f"the diffusion page: claims {DIFFUSION_DEFAULTS[0]}, written to {DIFFUSION_DEFAULTS[1]}",
+    )
+    parser.add_argument("--out", default=None, help="the page (default: docs/reproductions.md)")
     parser.add_argument("--outputs", default="outputs", help="where the run folders are (default: outputs)")
     parser.add_argument("--seeds", default="0,1,2", help="seeds of every arm (default: 0,1,2; at least 2)")
-    parser.add_argument("--claims", default=",".join(c.key for c in CLAIMS), help="which claims (default: all)")
+    parser.add_argument("--claims", default=None, help="which claims (default: all of the page's)")
     parser.add_argument("--no-run", action="store_true", help="only rebuild the page from existing run folders")
     parser.add_argument(
         "--jobs", type=arguments.positive, default=1, help="parallel runs through hydra/launcher=joblib (1 or more)"
@@ -36,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("overrides", nargs="*", help="extra overrides for every run, e.g. loop.generations=3")
     args = parser.parse_args(argv)
+    claims, out = DIFFUSION_DEFAULTS if args.diffusion else VAE_DEFAULTS
+    args.claims = claims if args.claims is None else args.claims
+    args.out = out if args.out is None else args.out
 
     from bench.errors import BenchError
     from bench.io.writable import check_writable_file
@@ -53,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parse(args):
-    from bench.analysis.reproductions.claims import CLAIMS
+    from bench.analysis.reproductions.claims import ALL_CLAIMS
     from bench.errors import BenchError
 
     try:
@@ -64,7 +85,7 @@ def _parse(args):
         raise BenchError(f"--seeds={args.seeds[:60]!r} holds a seed outside 0 to 2**63 - 1")
     if len(seeds) < 2:
         raise BenchError(f"--seeds={args.seeds!r} gives {len(seeds)} seed; an interval needs at least 2")
-    known = {c.key: c for c in CLAIMS}
+    known = {c.key: c for c in ALL_CLAIMS}
     chosen = [k.strip() for k in args.claims.split(",") if k.strip()]
     unknown = [k for k in chosen if k not in known]
     if unknown or not chosen:
@@ -78,7 +99,7 @@ def _build(args) -> str:
     from bench.analysis.reproductions.gaussian import law_rows
     from bench.analysis.reproductions.gaussian import verdict as law_verdict
     from bench.analysis.reproductions.page import render
-    from bench.analysis.reproductions.verdicts import NOT_RUN, RULES, Verdict
+    from bench.analysis.reproductions.verdicts import NOT_RUN, Verdict, judge
     from bench.errors import BenchError
 
     seeds, claims = _parse(args)
@@ -112,9 +133,10 @@ def _build(args) -> str:
         elif lacking:
             verdicts[c.key] = Verdict(NOT_RUN, [f"fewer than 2 finished seeds for: {', '.join(lacking)}"])
         else:
-            verdicts[c.key] = RULES[c.key](evidence)
+            verdicts[c.key] = judge(c, evidence)
     machine, setups = describe_runs([r.results for a in found.values() for r in a.runs.values()])
-    this = "python -m bench.reproductions" + (f" {' '.join(args.overrides)}" if args.overrides else "")
+    this = "python -m bench.reproductions" + (" --diffusion" if args.diffusion else "")
+    this += f" {' '.join(args.overrides)}" if args.overrides else ""
     return render(
         claims,
         evidence,

@@ -4,7 +4,8 @@ An arm is a list of overrides of `python -m bench`; its runs are found in the ru
 config (`evidence.py`), so a run made by hand with the same overrides counts as well. Every claim is the anchor
 paper's qualitative statement, the arms that test it, and a verdict rule over paired seed differences
 (`verdicts.py`). Sizes are the defaults (VAE on MNIST, D_0 of 4,000, 5 generations): a run takes about a minute
-on 2 CPU cores.
+on 2 CPU cores. The diffusion arms (`ldm_*`: the latent flow preset, 3 generations) take 30-40 minutes a run at
+one thread each, two side by side on 2 cores; their claims are the VAE's, judged by the same rules.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ ARMS = {
         _arm("curated_confidence", "loop=replace", "loop.curation=confidence"),
         _arm("curated_nearest_real", "loop=replace", "loop.curation=nearest_real"),
         _arm("curated_detector", "loop=replace", "loop.curation=detector"),
+        # the diffusion family's arms: the latent flow preset (docs/diffusion_recipe.md), 3 generations
+        _arm("ldm_replace", "model=ldm", "loop=replace", "loop.generations=3"),
+        _arm("ldm_real", "model=ldm", "loop=real", "loop.generations=3", label="`model=ldm` `loop=real` (control)"),
+        _arm("ldm_replay", "model=ldm", "loop=replay", "loop.generations=3", label="`model=ldm` `loop=replay` (half)"),
     ]
 }
 
@@ -66,6 +71,10 @@ class Claim:
     arms: tuple[str, ...]
     gpu: str  # the same test with the DDPM on a GPU (not run here); "" where a CPU is all it needs
     kind: str = "paper"  # paper: a published claim with a verdict; open: a question the papers left open
+    # which claim's rule judges it, with which of its arms standing for the rule's arm names (a diffusion arm
+    # for the VAE's): {rule's arm: this claim's arm}; empty for a claim judged by a rule of its own key
+    same_rule_as: str = ""
+    arm_roles: tuple[tuple[str, str], ...] = ()
 
 
 CLAIMS = [
@@ -149,3 +158,30 @@ CLAIMS = [
         kind="open",
     ),
 ]
+
+# docs/reproductions_diffusion.md: the first two claims with the diffusion family's CPU preset, on a page of its own
+# (its runs take hours where the VAE page's take an hour), made by `--claims` naming them and `--out` that page
+DIFFUSION_CLAIMS = [
+    Claim(
+        "synthetic_loop_ldm",
+        "Fully synthetic retraining collapses; the real control does not (latent diffusion)",
+        "Shumailov et al. 2023/2024; Alemohammad et al. (MAD) 2024",
+        "The first claim with the diffusion family's CPU preset (`model=ldm`: a rectified flow on the latents of a "
+        "frozen autoencoder, generation-0 FID about 5x the floor) instead of the VAE, over 3 generations.",
+        ("ldm_replace", "ldm_real"),
+        "python -m bench -m model=ddpm experiment=ddpm_gpu loop=replace,real seed=0,1,2 trainer.accelerator=gpu",
+        same_rule_as="synthetic_loop",
+        arm_roles=(("replace", "ldm_replace"), ("real", "ldm_real")),
+    ),
+    Claim(
+        "replay_ldm",
+        "Replaying real data slows or stops the collapse (latent diffusion)",
+        "Bertrand et al. 2024",
+        "The replay claim with the latent flow preset (`model=ldm`), half of D_0 replayed, over 3 generations.",
+        ("ldm_replace", "ldm_replay"),
+        "python -m bench -m model=ddpm experiment=ddpm_gpu loop=replace,replay seed=0,1,2 trainer.accelerator=gpu",
+        same_rule_as="replay",
+        arm_roles=(("replace", "ldm_replace"), ("replay", "ldm_replay")),
+    ),
+]
+ALL_CLAIMS = [*CLAIMS, *DIFFUSION_CLAIMS]

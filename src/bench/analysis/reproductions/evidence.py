@@ -114,6 +114,11 @@ class Evidence:
             for ds in per_seed.values()
         )
 
+    def as_roles(self, roles: dict[str, str]) -> Evidence:
+        """The same runs with arms renamed {rule's name: arm key}: a rule written for `replace` and `real` judges
+        the diffusion arms `ldm_replace` and `ldm_real` unchanged."""
+        return Evidence({role: self.arms[key] for role, key in roles.items()})
+
     def missing(self, keys: Sequence[str], min_seeds: int = 2) -> list[str]:
         """The arms among `keys` with fewer than `min_seeds` finished runs (no interval without two)."""
         return [k for k in keys if len(self.arms[k].runs) < min_seeds]

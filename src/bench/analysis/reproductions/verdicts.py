@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bench.analysis.aggregate import Estimate
+from bench.analysis.reproductions.claims import Claim
 from bench.analysis.reproductions.evidence import Evidence
 
 REPRODUCED, PARTLY, NOT, NOT_RUN, MEASURED = "reproduced", "partly", "not reproduced", "not run", "measured"
@@ -210,3 +211,10 @@ RULES: dict[str, Callable[[Evidence], Verdict]] = {
     "contamination": contamination,
     "curation": curation,
 }
+
+
+def judge(claim: Claim, ev: Evidence) -> Verdict:
+    """The claim's verdict by its rule: its own, or (`claim.same_rule_as`) another claim's, on its own arms."""
+    if claim.same_rule_as:
+        return RULES[claim.same_rule_as](ev.as_roles(dict(claim.arm_roles)))
+    return RULES[claim.key](ev)
