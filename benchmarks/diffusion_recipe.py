@@ -50,6 +50,8 @@ GRIDS: dict[str, dict[str, list[str]]] = {
         "ddpm cosine": ["model=ddpm", "experiment=ddpm_cpu", "model.beta_schedule=squaredcos_cap_v2"],
         "ddpm 32/64/64": ["model=ddpm", "experiment=ddpm_cpu", "model.channels=[32,64,64]"],
         "ddpm ema 0.999": ["model=ddpm", "experiment=ddpm_cpu", "model.ema_decay=0.999"],
+        "ddpm v-prediction": ["model=ddpm", "experiment=ddpm_cpu", "model.prediction_type=v_prediction"],
+        "ddpm min-SNR-5": ["model=ddpm", "experiment=ddpm_cpu", "model.snr_gamma=5"],
         "flow 2000 steps": ["model=flow", "trainer.max_steps=2000"],
         "flow uniform t": ["model=flow", "model.time_sampling=uniform"],
         "ldm 10 Euler steps": ["model=ldm", "sampling.steps=10"],

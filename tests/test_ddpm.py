@@ -268,3 +268,69 @@ def test_presets_build_and_train_one_step_on_the_cpu(preset, mnist):
     fit(model, mnist.train_images[:4], trainer_cfg=trainer, seed=0)
     sampling = {**sampling_settings(cfg), "steps": 2, "batch_size": 2}
     assert model.sample(2, generator=g(0), **sampling).shape == (2, *mnist.image_shape)
+
+
+class ZeroUNet(torch.nn.Module):
+    """A UNet that predicts 0 everywhere: its loss is the mean square of the training target itself."""
+
+    def forward(self, x, t, class_labels=None):
+        return type("Out", (), {"sample": torch.zeros_like(x)})()
+
+
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+def test_the_training_target_is_the_noise_or_v(prediction_type):
+    model = DDPM(image_shape=(1, 8, 8), prediction_type=prediction_type, **TINY_UNET)
+    model.unet = ZeroUNet()
+    x0 = torch.rand(64, 1, 8, 8) * 2 - 1
+    # the draws denoising_loss makes from this generator: noise, then timesteps
+    gen = g(0)
+    noise = torch.randn(x0.shape, generator=gen)
+    t = torch.randint(0, 1000, (64,), generator=gen)
+    acp = model.scheduler.alphas_cumprod[t].view(-1, 1, 1, 1)
+    # v = sqrt(abar_t) noise - sqrt(1 - abar_t) x0 (Salimans & Ho 2022, eq. in their appendix D)
+    target = noise if prediction_type == "epsilon" else acp.sqrt() * noise - (1 - acp).sqrt() * x0
+    expected = (target**2).flatten(1).mean(1)
+    assert torch.allclose(model.denoising_loss(x0, None, generator=g(0)), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+def test_min_snr_weights_are_min_snr_gamma_over_snr(prediction_type):
+    model = DDPM(image_shape=(1, 8, 8), prediction_type=prediction_type, snr_gamma=5.0, **TINY_UNET)
+    t = torch.tensor([0, 100, 999])
+    acp = model.scheduler.alphas_cumprod[t].double()
+    snr = acp / (1 - acp)  # SNR_t = abar_t / (1 - abar_t)
+    expected = snr.clamp(max=5.0) / (snr if prediction_type == "epsilon" else snr + 1)
+    assert torch.allclose(model.snr_weights(t).double(), expected, rtol=1e-4)
+    # early (clean) timesteps are weighted down to gamma / SNR; late ones keep weight 1 (eps) or SNR / (SNR + 1) (v)
+    assert model.snr_weights(t)[0] < 1e-3
+    # the training step uses the weights; the health diagnostics do not
+    model.unet = ZeroUNet()
+    x0 = torch.rand(8, 1, 8, 8) * 2 - 1
+    plain = model.denoising_loss(x0, None, generator=g(1))
+    weighted = model.denoising_loss(x0, None, generator=g(1), weighted=True)
+    assert (weighted <= plain + 1e-7).all() and not torch.allclose(weighted, plain)
+
+
+def test_a_v_prediction_model_with_min_snr_learns_and_samples_its_data():
+    """Bright 8 x 8 images: a v-prediction model samples bright images (a sampler that read v as noise would not)."""
+    torch.manual_seed(0)
+    model = DDPM(image_shape=(1, 8, 8), prediction_type="v_prediction", snr_gamma=5.0, lr=3e-3, **TINY_UNET)
+    images = (torch.full((256, 1, 8, 8), 220) + torch.randint(-20, 21, (256, 1, 8, 8))).to(torch.uint8)
+    fit(model, images, trainer_cfg=OmegaConf.merge(TRAINER, {"max_steps": 200, "batch_size": 32}), seed=0)
+    for sampler in ("ddpm", "ddim"):
+        out = model.sample(16, generator=g(0), sampler=sampler, steps=20)
+        assert out.float().mean() > 160, (sampler, out.float().mean())
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ({"prediction_type": "sample"}, "model.prediction_type='sample' is not known; allowed: epsilon, v_prediction"),
+        ({"snr_gamma": 0}, "model.snr_gamma=0 must be a positive number"),
+        ({"snr_gamma": "5"}, "model.snr_gamma=5 must be a positive number"),
+    ],
+)
+def test_bad_training_objectives_are_one_line(setting, message):
+    with pytest.raises(BenchError) as e:
+        DDPM(image_shape=(1, 8, 8), **setting, **TINY_UNET)
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)

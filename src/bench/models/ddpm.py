@@ -1,5 +1,10 @@
 """A small denoising diffusion model: diffusers' UNet2DModel trained with a DDPMScheduler (epsilon, MSE).
 
+Training objective (as diffusers' training examples offer it): `prediction_type` epsilon (the noise) or
+v_prediction (v = alpha_t noise - sigma_t x0, Salimans & Ho 2022), each with an MSE; `snr_gamma` weights each
+timestep's MSE by min(SNR_t, gamma) / SNR_t for epsilon, / (SNR_t + 1) for v (min-SNR-gamma, Hang et al. 2023;
+diffusers' `compute_snr`), null for the plain mean. The schedulers sample either prediction type.
+
 Sampling goes through diffusers' schedulers (`sampler=ddpm`: ancestral; `sampler=ddim`: DDIM with `eta`),
 with the settings of the config node `sampling` passed at call time: sampler, steps, eta, timestep
 spacing, guidance, the class balance of conditional samples and the autocast precision.
@@ -23,12 +28,14 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from diffusers import DDIMScheduler, DDPMPipeline, DDPMScheduler
+from diffusers.training_utils import compute_snr
 
 from bench.errors import BenchError, check_fraction, check_positive
 from bench.models import unet_parts
 from bench.models.base import check_sampling, finite_samples
 
 SAMPLERS = ("ddim", "ddpm")
+PREDICTION_TYPES = ("epsilon", "v_prediction")
 SPACINGS = ("trailing", "leading", "linspace")
 CLASS_BALANCES = unet_parts.CLASS_BALANCES
 PRECISIONS = unet_parts.PRECISIONS
@@ -44,8 +51,9 @@ SAMPLING_DEFAULTS = {
     "precision": "fp32",
     "batch_size": 500,
 }
-# eps-MSE of a model that predicts no noise at all is 1.0 (noise ~ N(0, I)); well above half of it the
-# model has barely learned to denoise, and its samples are noise whatever the loop does
+# eps-MSE of a model that predicts no noise at all is 1.0 (noise ~ N(0, I)); the v-MSE of one that predicts v = 0
+# is abar_t + (1 - abar_t) E[x0^2], near 1 too for [-1, 1] pixels (about 0.9 on MNIST). Well above half of it
+# the model has barely learned to denoise, and its samples are noise whatever the loop does
 UNTRAINED_MSE = 0.5
 
 
@@ -64,6 +72,8 @@ class DDPM(L.LightningModule):
         label_dropout: float = 0.1,
         num_train_timesteps: int = 1000,
         beta_schedule: str = "linear",
+        prediction_type: str = "epsilon",
+        snr_gamma: float | None = None,
         lr: float = 1e-3,
         warmup_steps: int = 100,
         ema_decay: float = 0.999,
@@ -75,6 +85,12 @@ class DDPM(L.LightningModule):
         check_positive("model.num_train_timesteps", num_train_timesteps)
         check_fraction("model.label_dropout", label_dropout)
         check_fraction("model.ema_decay", ema_decay)
+        if prediction_type not in PREDICTION_TYPES:
+            allowed = ", ".join(PREDICTION_TYPES)
+            raise BenchError(f"model.prediction_type={prediction_type!r} is not known; allowed: {allowed}")
+        bad_gamma = isinstance(snr_gamma, bool) or not isinstance(snr_gamma, (int, float)) or not snr_gamma > 0
+        if snr_gamma is not None and bad_gamma:
+            raise BenchError(f"model.snr_gamma={snr_gamma} must be a positive number (5 in Hang et al.) or null (off)")
         if conditional and not num_classes:
             raise BenchError("model.conditional=true needs class labels, but the data set's feature space has none")
         self.save_hyperparameters()
@@ -89,7 +105,7 @@ class DDPM(L.LightningModule):
             num_classes=num_classes if conditional else None,
         )
         self.scheduler = DDPMScheduler(
-            num_train_timesteps=num_train_timesteps, beta_schedule=beta_schedule, prediction_type="epsilon"
+            num_train_timesteps=num_train_timesteps, beta_schedule=beta_schedule, prediction_type=prediction_type
         )
         # label frequencies of the training set (for `sampling.class_balance=train`); saved with the weights
         self.register_buffer("label_counts", torch.zeros(max(1, num_classes or 1), dtype=torch.long))
@@ -105,8 +121,9 @@ class DDPM(L.LightningModule):
         x = images_uint8.float() / 127.5 - 1.0
         return F.pad(x, self.pad, value=-1.0)
 
-    def denoising_loss(self, x0, labels, *, generator=None) -> torch.Tensor:
-        """Per-image eps-MSE at uniformly drawn timesteps (the DDPM training objective).
+    def denoising_loss(self, x0, labels, *, generator=None, weighted: bool = False) -> torch.Tensor:
+        """Per-image MSE of the prediction target (noise or v) at uniformly drawn timesteps (the DDPM training
+        objective); `weighted`: times the min-SNR-gamma weight of its timestep when `snr_gamma` is set.
 
         With a (CPU) `generator` the noise and timesteps are drawn on the CPU and moved: the same numbers on
         every device, for repeatable diagnostics; training draws them where the images are.
@@ -120,7 +137,15 @@ class DDPM(L.LightningModule):
             t = t.to(x0.device)
         noisy = self.scheduler.add_noise(x0, noise, t)
         pred = self.unet(noisy, t, class_labels=labels).sample
-        return F.mse_loss(pred.float(), noise.float(), reduction="none").flatten(1).mean(1)
+        target = noise if self.hparams.prediction_type == "epsilon" else self.scheduler.get_velocity(x0, noise, t)
+        mse = F.mse_loss(pred.float(), target.float(), reduction="none").flatten(1).mean(1)
+        return mse * self.snr_weights(t) if weighted and self.hparams.snr_gamma is not None else mse
+
+    def snr_weights(self, t: torch.Tensor) -> torch.Tensor:
+        """min(SNR_t, gamma) / SNR_t (epsilon) or / (SNR_t + 1) (v): diffusers' train_text_to_image.py's weights."""
+        snr = compute_snr(self.scheduler, t)
+        clipped = snr.clamp(max=self.hparams.snr_gamma)
+        return clipped / snr if self.hparams.prediction_type == "epsilon" else clipped / (snr + 1)
 
     def training_step(self, batch, batch_idx):
         images, labels = batch
@@ -128,7 +153,7 @@ class DDPM(L.LightningModule):
         if self.hparams.conditional:
             drop = torch.rand(len(labels), device=labels.device) < self.hparams.label_dropout
             class_labels = torch.where(drop, torch.full_like(labels, self.hparams.num_classes), labels)
-        loss = self.denoising_loss(self.to_unit(images), class_labels).mean()
+        loss = self.denoising_loss(self.to_unit(images), class_labels, weighted=True).mean()
         self.log("mse", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
 
