@@ -5,8 +5,8 @@
 Each grid point is one real `python -m bench ... loop.generations=1` run (the same code path, data, sampling and
 scoring as any run: D_0 = 4,000 MNIST images, 4,000 samples of which 2,000 are scored against 5,000 held-out test
 images in the shipped classifier's feature space). Its results.json gives FID, recall, coverage, classes covered and
-the seconds of training, sampling and scoring. A finished point is not re-run (the run folder resumes), so the study
-can be stopped and continued, and extended by a grid of its own.
+the seconds of training, sampling and scoring. A finished point is read, not re-run (an unfinished one resumes), so the
+study can be stopped and continued, and extended by a grid of its own.
 
 The table (markdown) is written to --table with the command that made it (with --section NAME, into that section of
 a document: docs/diffusion_recipe.md is made this way); with several seeds a point's row holds the mean and the 95%
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -62,12 +63,21 @@ GRIDS: dict[str, dict[str, list[str]]] = {
 }
 
 
+def point_folder(out: Path, overrides: list[str], seed: int) -> Path:
+    """The point's run folder, a name Hydra accepts unquoted as run_dir: `=`, `/`, brackets and commas become `-`."""
+    return out / ("_".join(re.sub(r"[^\w.-]+", "-", o) for o in overrides) + f"_seed{seed}")
+
+
 def run_point(overrides: list[str], seed: int, out: Path) -> dict:
     """One generation 0 (resumed if already finished); its results.json's generation 0 and the config's sizes."""
-    folder = out / ("_".join(o.replace("/", "-").replace("=", "-") for o in overrides) + f"_seed{seed}")
-    cmd = [sys.executable, "-m", "bench", *overrides, f"seed={seed}", "loop.generations=1", f"run_dir={folder}"]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    results = json.loads((folder / "results.json").read_text())
+    folder = point_folder(out, overrides, seed)
+    done = folder / "results.json"
+    # a finished point is read, not resumed: a resume re-checks the config, which a key added to conf/ since the
+    # point ran (with a default that keeps the old behaviour) would refuse
+    if not (done.exists() and json.loads(done.read_text()).get("status") == "finished"):
+        cmd = [sys.executable, "-m", "bench", *overrides, f"seed={seed}", "loop.generations=1", f"run_dir={folder}"]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    results = json.loads(done.read_text())
     return {"gen": results["generations"][0], "config": results["config"]}
 
 
@@ -96,6 +106,7 @@ def row(name: str, points: list[dict]) -> str:
                 mean_pm([x["fid"] for x in m]),
                 _fmt(m, "recall"),
                 _fmt(m, "coverage"),
+                _fmt(m, "precision"),
                 mean_pm([float(x["classes_covered"]) for x in m]),
                 "yes" if all(p["gen"]["healthy"] for p in points) else "no",
             ]
@@ -114,7 +125,7 @@ def _fmt(m: list[dict], key: str) -> str:
 
 HEADER = (
     "| setting | training compute (steps x batch) | seeds | train s | sample + score s | FID | recall | coverage "
-    "| classes | healthy |\n|---|---|---|---|---|---|---|---|---|---|"
+    "| precision | classes | healthy |\n|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 

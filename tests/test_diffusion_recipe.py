@@ -12,7 +12,7 @@ spec.loader.exec_module(recipe)
 
 
 def point(fid: float, *, healthy: bool = True) -> dict:
-    metrics = {"fid": fid, "recall": 0.5, "coverage": 0.4, "classes_covered": 10}
+    metrics = {"fid": fid, "recall": 0.5, "coverage": 0.4, "precision": 0.7, "classes_covered": 10}
     gen = {"metrics": metrics, "seconds": {"train": 10.0, "sample": 2.0, "eval": 1.0}, "healthy": healthy}
     return {"gen": gen, "config": {"trainer": {"max_steps": 700, "batch_size": 128}, "model": {}}}
 
@@ -33,3 +33,12 @@ def test_a_table_goes_into_its_section_and_nowhere_else(tmp_path):
     assert recipe.into_section(doc, "a", "new\n") == "intro\n<!-- recipe:a -->\nnew\n<!-- /recipe:a -->\nafter\n"
     with pytest.raises(SystemExit, match="has no section <!-- recipe:b -->"):
         recipe.into_section(doc, "b", "new\n")
+
+
+def test_a_point_folder_is_a_plain_name_and_the_study_s_folders_keep_theirs(tmp_path):
+    folder = recipe.point_folder(tmp_path, ["model=ddpm", "model.channels=[32,64,64]"], 1)
+    assert folder.name == "model-ddpm_model.channels-32-64-64-_seed1"
+    # the names the study's runs were made under (docs/diffusion_recipe.md) are unchanged
+    assert recipe.point_folder(tmp_path, ["model=ldm", "trainer.num_threads=1"], 0).name == (
+        "model-ldm_trainer.num_threads-1_seed0"
+    )
