@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help=f"the diffusion page: claims {DIFFUSION_DEFAULTS[0]}, written to {DIFFUSION_DEFAULTS[1]}",
     )
-    parser.add_argument("--out", default=None, help="the page (default: docs/reproductions.md)")
+    parser.add_argument("--out", default=None, help="the page (default: docs/reproductions.md, or the diffusion page)")
     parser.add_argument("--outputs", default="outputs", help="where the run folders are (default: outputs)")
     parser.add_argument("--seeds", default="0,1,2", help="seeds of every arm (default: 0,1,2; at least 2)")
     parser.add_argument("--claims", default=None, help="which claims (default: all of the page's)")
@@ -54,14 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("overrides", nargs="*", help="extra overrides for every run, e.g. loop.generations=3")
     args = parser.parse_args(argv)
-    claims, out = DIFFUSION_DEFAULTS if args.diffusion else VAE_DEFAULTS
-    args.claims = claims if args.claims is None else args.claims
-    args.out = out if args.out is None else args.out
 
     from bench.errors import BenchError
     from bench.io.writable import check_writable_file
 
     try:
+        _choose_page(args)
         check_writable_file(args.out, "--out")  # before the runs: they take hours
         page = _build(args)
     except BenchError as e:
@@ -71,6 +69,27 @@ def main(argv: list[str] | None = None) -> int:
     write_text(Path(args.out), page)
     print(f"wrote {args.out}")
     return 0
+
+
+def _choose_page(args) -> None:
+    """Fill in --claims and --out from the page: --diffusion, or the page whose claims --claims names (a page's
+    claims are never written into the other page; one --claims may not mix them)."""
+    from bench.errors import BenchError
+
+    vae, diffusion = set(VAE_DEFAULTS[0].split(",")), set(DIFFUSION_DEFAULTS[0].split(","))
+    if args.claims is not None and not args.diffusion:
+        named = {k.strip() for k in args.claims.split(",") if k.strip()}
+        args.diffusion = bool(named) and named <= diffusion
+    page_claims, page_out = DIFFUSION_DEFAULTS if args.diffusion else VAE_DEFAULTS
+    args.default_claims, args.default_out = page_claims, page_out
+    if args.claims is None:
+        args.claims = page_claims
+    other = (vae if args.diffusion else diffusion) & {k.strip() for k in args.claims.split(",")}
+    if other:
+        page = "the VAE page (no --diffusion)" if args.diffusion else "the diffusion page (--diffusion)"
+        raise BenchError(f"--claims={args.claims!r}: {', '.join(sorted(other))} belong to {page}; one page at a time")
+    if args.out is None:
+        args.out = page_out
 
 
 def _parse(args):
@@ -135,8 +154,7 @@ def _build(args) -> str:
         else:
             verdicts[c.key] = judge(c, evidence)
     machine, setups = describe_runs([r.results for a in found.values() for r in a.runs.values()])
-    this = "python -m bench.reproductions" + (" --diffusion" if args.diffusion else "")
-    this += f" {' '.join(args.overrides)}" if args.overrides else ""
+    this = " ".join(_command(args))
     return render(
         claims,
         evidence,
@@ -148,6 +166,20 @@ def _build(args) -> str:
         setups=setups,
         command=this,
     )
+
+
+def _command(args) -> list[str]:
+    """The command that rebuilds this page: the options that differ from the page's defaults, and the overrides."""
+    words = ["python -m bench.reproductions"] + (["--diffusion"] if args.diffusion else [])
+    for flag, value, default in (
+        ("--claims", args.claims, args.default_claims),
+        ("--seeds", args.seeds, "0,1,2"),
+        ("--outputs", args.outputs, "outputs"),
+        ("--out", args.out, args.default_out),
+    ):
+        if value != default:
+            words += [flag, value]
+    return words + list(args.overrides)
 
 
 def describe_runs(runs: list[dict]) -> tuple[str, list[str]]:

@@ -160,7 +160,7 @@ CLAIMS = [
 ]
 
 # docs/reproductions_diffusion.md: the first two claims with the diffusion family's CPU preset, on a page of its own
-# (its runs take hours where the VAE page's take an hour), made by `--claims` naming them and `--out` that page
+# (its runs take hours where the VAE page's take an hour), made by `python -m bench.reproductions --diffusion`
 DIFFUSION_CLAIMS = [
     Claim(
         "synthetic_loop_ldm",
