@@ -327,7 +327,7 @@ def test_a_v_prediction_model_with_min_snr_learns_and_samples_its_data():
     [
         ({"prediction_type": "sample"}, "model.prediction_type='sample' is not known; allowed: epsilon, v_prediction"),
         ({"snr_gamma": 0}, "model.snr_gamma=0 must be a positive number"),
-        ({"snr_gamma": "5"}, "model.snr_gamma=5 must be a positive number"),
+        ({"snr_gamma": "5"}, "model.snr_gamma='5' must be a positive number"),
     ],
 )
 def test_bad_training_objectives_are_one_line(setting, message):

@@ -1,4 +1,4 @@
-"""A small denoising diffusion model: diffusers' UNet2DModel trained with a DDPMScheduler (epsilon, MSE).
+"""A small denoising diffusion model: diffusers' UNet2DModel trained with a DDPMScheduler (epsilon or v, MSE).
 
 Training objective (as diffusers' training examples offer it): `prediction_type` epsilon (the noise) or
 v_prediction (v = alpha_t noise - sigma_t x0, Salimans & Ho 2022), each with an MSE; `snr_gamma` weights each
@@ -90,7 +90,7 @@ class DDPM(L.LightningModule):
             raise BenchError(f"model.prediction_type={prediction_type!r} is not known; allowed: {allowed}")
         bad_gamma = isinstance(snr_gamma, bool) or not isinstance(snr_gamma, (int, float)) or not snr_gamma > 0
         if snr_gamma is not None and bad_gamma:
-            raise BenchError(f"model.snr_gamma={snr_gamma} must be a positive number (5 in Hang et al.) or null (off)")
+            raise BenchError(f"model.snr_gamma={snr_gamma!r} must be a positive number (Hang et al.: 5) or null")
         if conditional and not num_classes:
             raise BenchError("model.conditional=true needs class labels, but the data set's feature space has none")
         self.save_hyperparameters()
@@ -269,7 +269,8 @@ class DDPM(L.LightningModule):
     # the loop's health check
     @torch.inference_mode()
     def diagnostics(self, images: torch.Tensor, *, batch_size: int = 500) -> dict:
-        """The denoising MSE on `images` at seeded timesteps and noise (repeatable), over all timesteps."""
+        """The denoising MSE (of the noise or of v, unweighted) on `images` at seeded timesteps and noise
+        (repeatable), over all timesteps."""
         was_training = self.training
         self.eval()
         g = torch.Generator().manual_seed(0)
@@ -285,7 +286,7 @@ class DDPM(L.LightningModule):
         warnings = []
         if mse > UNTRAINED_MSE:
             warnings.append(
-                f"untrained: denoising MSE {mse:.3f} > {UNTRAINED_MSE} (predicting no noise scores 1.0); "
+                f"untrained: denoising MSE {mse:.3f} > {UNTRAINED_MSE} (predicting 0 scores about 1.0); "
                 "this generation's scores reflect a training failure, not model collapse"
             )
         return {"denoising_mse": mse, "untrained": mse > UNTRAINED_MSE, "warnings": warnings}
