@@ -9,9 +9,10 @@ the up-front name check looks there too.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -60,6 +61,15 @@ def sweep_climb(hydra_overrides: Sequence[str]) -> str:
 OmegaConf.register_new_resolver("bench_run_name", run_name, replace=True)
 OmegaConf.register_new_resolver("bench_sweep_climb", sweep_climb, replace=True)
 OmegaConf.register_new_resolver("bench_folder_exclude_keys", folder_exclude_keys, replace=True)
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config as {dotted key: leaf value} (lists are leaves)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        out.update(flatten(v, f"{key}.") if isinstance(v, Mapping) else {key: v})
+    return out
 
 
 def config_groups(conf_dir: Path = CONF_DIR) -> tuple[str, ...]:
@@ -135,6 +145,11 @@ def compose(overrides: Sequence[str] = (), *, config_dirs: Sequence[Path] = ()) 
     extra = (
         [f"hydra.searchpath=[{','.join(f'file://{Path(d).resolve()}' for d in config_dirs)}]"] if config_dirs else []
     )
+    from hydra.core.global_hydra import GlobalHydra
+
     check_group_choices([*overrides, *extra])
+    if GlobalHydra.instance().is_initialized() and not config_dirs:
+        # inside a running `python -m bench` (a protocol's reference values): Hydra is set up, compose in it
+        return hydra_compose("config", overrides=list(overrides))
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
         return hydra_compose("config", overrides=[*overrides, *extra])

@@ -43,7 +43,10 @@ from typing import Any, cast
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from jsonschema.exceptions import best_match
 
+from bench import protocol
+from bench.analysis import entries
 from bench.config import NOT_RESULT_KEYS as RUN_NOT_RESULT_KEYS
+from bench.config import flatten
 from bench.engine.health import DEFAULT_MAX_GEN0_FID_SPREAD
 from bench.errors import BenchError
 from bench.io.strict_json import json_path, parse_strict_json, read_strict_json
@@ -196,12 +199,39 @@ def load_results(path: str | Path) -> dict[str, Any]:
         doc = read_strict_json(path)
     except BenchError as e:
         raise InvalidResults(str(e)) from None
+    return checked_results(doc, str(path))
+
+
+def checked_results(doc: Any, name: str) -> dict[str, Any]:
+    """A parsed results.json checked against the schema, itself and any protocol it names; `name` says where."""
     try:
         validate(doc)
         check_consistency(doc)
     except ValueError as e:
-        raise InvalidResults(f"{path}: {e}") from None
+        raise InvalidResults(f"{name}: {e}") from None
+    off_protocol = protocol.results_violations(doc)
+    if off_protocol:
+        node = doc["config"]["protocol"]
+        raise InvalidResults(f"{name}: names protocol {node.get('name')} but has {off_protocol[0]}")
     return doc
+
+
+def _entry_results(path: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The runs of a leaderboard entry (bench.analysis.entries), each checked as a results.json is."""
+    try:
+        claimed, runs = entries.unpack(path)
+    except BenchError as e:
+        raise InvalidResults(str(e)) from None
+    out = []
+    for name, text in runs:
+        try:
+            doc = checked_results(parse_strict_json(text), name)
+        except ValueError as e:  # not strict JSON (json.JSONDecodeError is a ValueError)
+            raise InvalidResults(f"{name}: {e}") from None
+        if (doc["config"].get("protocol") or {}).get("name") != claimed:
+            raise InvalidResults(f"{name}: the entry claims protocol {claimed}, this run does not")
+        out.append((Path(name), doc))
+    return out
 
 
 def sweep_pointers(folder: Path) -> list[Path]:
@@ -238,14 +268,6 @@ def find_results(paths: Sequence[str | Path]) -> list[Path]:
 # ---------------------------------------------------------------- runs, tracks, groups
 
 
-def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        out.update(flatten(v, f"{key}.") if isinstance(v, dict) else {key: v})
-    return out
-
-
 def result_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """The flattened config that decides what a run computes, seed aside: the identity of a group of seeds."""
     ignored = ("seed", "hydra", *NOT_RESULT_KEYS)
@@ -256,8 +278,9 @@ def result_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True, order=True)
 class Track:
-    """What makes numbers comparable: data, feature space, sample size, number of generations."""
+    """What makes numbers comparable: the protocol, data, feature space, sample size, number of generations."""
 
+    protocol: str  # the protocol's name and version (mnist-v1), "" for none: never ranked beside another
     dataset: str
     checksum: str
     extractor: str
@@ -267,7 +290,9 @@ class Track:
 
     @classmethod
     def of(cls, results: Mapping[str, Any]) -> Track:
+        node = results["config"].get("protocol")
         return cls(
+            protocol=str(node["name"]) if isinstance(node, Mapping) and node.get("name") else "",
             dataset=results["dataset"]["name"],
             checksum=results["dataset"]["checksum"],
             extractor=results["feature_extractor"]["name"],
@@ -286,7 +311,7 @@ class Track:
         return list(astuple(self))
 
     def label(self) -> str:
-        return (
+        return (f"protocol {self.protocol} · " if self.protocol else "") + (
             f"{self.dataset} (data {self.checksum[:8]}) · features {self.extractor} ({self.extractor_sha256[:8]}) · "
             f"{self.n_generated} generated images scored · {self.generations} generations"
         )
@@ -321,6 +346,21 @@ def warn_stderr(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
+def _read_all(
+    files: Sequence[Path], *, skip_invalid: bool, warn: Callable[[str], None]
+) -> Iterable[tuple[Path, dict[str, Any]]]:
+    """(path, checked results) of each results.json and of each run of each entry among `files`."""
+    for path in files:
+        try:
+            docs = _entry_results(path) if entries.is_entry(path) else [(path, load_results(path))]
+        except InvalidResults as e:
+            if not skip_invalid:
+                raise
+            warn(f"{e} (skipped)")
+            continue
+        yield from docs
+
+
 def load_runs(
     paths: Sequence[str | Path],
     *,
@@ -333,9 +373,8 @@ def load_runs(
     are always left out with a warning."""
     runs: list[Run] = []
     seen: dict[tuple[str, int], Path] = {}
-    for path in find_results(paths):
+    for path, results in _read_all(find_results(paths), skip_invalid=skip_invalid, warn=warn):
         try:
-            results = load_results(path)
             if results["status"] != "finished":
                 n = len(results["generations"])
                 warn(

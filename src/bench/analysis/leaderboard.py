@@ -78,6 +78,7 @@ CURVE_METRICS: list[tuple[str, str]] = [
 FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.html")
 CSV_FIELDS = [
     "track",
+    "protocol",
     "dataset",
     "dataset_checksum",
     "extractor",
@@ -340,6 +341,7 @@ def to_csv(board: Leaderboard) -> str:
     for track, groups in board.tracks.items():
         base = {
             "track": track.id,
+            "protocol": track.protocol,
             "dataset": track.dataset,
             "dataset_checksum": track.checksum,
             "extractor": track.extractor,

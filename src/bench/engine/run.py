@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from bench.config import NOT_RESULT_KEYS
+from bench import protocol
+from bench.config import NOT_RESULT_KEYS, flatten
 from bench.engine.generation import exporter, run_generation
 from bench.engine.setup import Plan, prepare, results_header
 from bench.engine.train import quiet_lightning
@@ -35,6 +36,7 @@ log = logging.getLogger("bench")
 def run(cfg: DictConfig) -> dict:
     """Run (or resume) the collapse run the config describes; returns its results.json as written."""
     check_seed("seed", cfg.seed)  # before the run folder is touched
+    protocol.check(OmegaConf.to_container(cfg, resolve=True))  # a protocol's fixed keys kept, also before
     torch.set_flush_denormal(True)  # denormals slowed CPU sampling tenfold at random
     if cfg.trainer.get("num_threads"):
         torch.set_num_threads(int(cfg.trainer.num_threads))
@@ -88,6 +90,8 @@ def _run(cfg: DictConfig) -> dict:
 
     plan = prepare(cfg)  # real data, the loop and the scoring, all validated before any training
     header = results_header(plan, config, str(cfg.trainer.accelerator))
+    extractor = header["feature_extractor"]
+    protocol.check_assets(config, header["dataset"]["checksum"], extractor["name"], extractor["sha256"])
     _check_same_pool(previous, plan.real.contamination, folder.path)
     records = _resume(folder, header, plan)
     plan.start_curation()
@@ -166,14 +170,6 @@ def _summary(record: dict, generations: int, *, extra: Sequence[str] = ()) -> st
     )
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out: dict = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        out.update(_flatten(v, f"{key}.") if isinstance(v, dict) else {key: v})
-    return out
-
-
 def _check_same_pool(previous: dict | None, contamination: dict | None, path: Path) -> None:
     """A resumed run must train on the pool its earlier generations trained on: the same contaminating images."""
     if not previous:
@@ -191,7 +187,7 @@ def _check_same_pool(previous: dict | None, contamination: dict | None, path: Pa
 def _check_same_config(previous: dict | None, config: dict, path: Path) -> None:
     if not previous:
         return
-    old, new = _flatten(previous["config"]), _flatten(config)
+    old, new = flatten(previous["config"]), flatten(config)
     diff = sorted(k for k in old.keys() | new.keys() if k not in NOT_RESULT_KEYS and old.get(k) != new.get(k))
     if diff:
         k = diff[0]
