@@ -85,11 +85,12 @@ def run_point(overrides: list[str], seed: int, out: Path) -> dict:
     return {"gen": results["generations"][0], "config": results["config"]}
 
 
-def mean_pm(values: list[float]) -> str:
+def mean_pm(values: list[float], digits: int = 1) -> str:
+    """The mean ± the 95% t half-width over seeds (the value alone for one seed)."""
     if len(values) == 1:
-        return f"{values[0]:.1f}"
+        return f"{values[0]:.{digits}f}"
     half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
-    return f"{statistics.mean(values):.1f} ± {half:.1f}"
+    return f"{statistics.mean(values):.{digits}f} ± {half:.{digits}f}"
 
 
 def row(name: str, points: list[dict]) -> str:
@@ -108,23 +109,15 @@ def row(name: str, points: list[dict]) -> str:
                 mean_pm([s["train"] for s in sec]),
                 mean_pm([s["sample"] + s["eval"] for s in sec]),
                 mean_pm([x["fid"] for x in m]),
-                _fmt(m, "recall"),
-                _fmt(m, "coverage"),
-                _fmt(m, "precision"),
+                mean_pm([x["recall"] for x in m], 2),
+                mean_pm([x["coverage"] for x in m], 2),
+                mean_pm([x["precision"] for x in m], 2),
                 mean_pm([float(x["classes_covered"]) for x in m]),
                 "yes" if all(p["gen"]["healthy"] for p in points) else "no",
             ]
         )
         + " |"
     )
-
-
-def _fmt(m: list[dict], key: str) -> str:
-    values = [x[key] for x in m]
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
-    return f"{statistics.mean(values):.2f} ± {half:.2f}"
 
 
 HEADER = (

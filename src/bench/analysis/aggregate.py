@@ -194,12 +194,14 @@ def check_consistency(doc: Mapping[str, Any]) -> None:
 
 def load_results(path: str | Path) -> dict[str, Any]:
     """Read and check one results.json; InvalidResults('<path>: <field> <problem>') if it cannot be used."""
-    path = Path(path)
+    return checked_results(_read(Path(path)), str(path))
+
+
+def _read(path: Path) -> Any:
     try:
-        doc = read_strict_json(path)
+        return read_strict_json(path)
     except BenchError as e:
         raise InvalidResults(str(e)) from None
-    return checked_results(doc, str(path))
 
 
 def checked_results(doc: Any, name: str) -> dict[str, Any]:
@@ -216,10 +218,10 @@ def checked_results(doc: Any, name: str) -> dict[str, Any]:
     return doc
 
 
-def _entry_results(path: Path) -> list[tuple[Path, dict[str, Any]]]:
+def _entry_results(path: Path, doc: dict[str, Any]) -> list[tuple[Path, dict[str, Any]]]:
     """The runs of a leaderboard entry (bench.analysis.entries), each checked as a results.json is."""
     try:
-        claimed, runs = entries.unpack(path)
+        claimed, runs = entries.unpack(path, doc)
     except BenchError as e:
         raise InvalidResults(str(e)) from None
     out = []
@@ -352,7 +354,8 @@ def _read_all(
     """(path, checked results) of each results.json and of each run of each entry among `files`."""
     for path in files:
         try:
-            docs = _entry_results(path) if entries.is_entry(path) else [(path, load_results(path))]
+            doc = _read(path)  # one strict read: an entry is told from a results.json by its content
+            docs = _entry_results(path, doc) if entries.is_entry(doc) else [(path, checked_results(doc, str(path)))]
         except InvalidResults as e:
             if not skip_invalid:
                 raise

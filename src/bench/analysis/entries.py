@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.io.strict_json import read_strict_json
 
 FORMAT = "bench-entry"
 VERSION = 1
@@ -26,16 +25,9 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def is_entry(path: Path) -> bool:
-    """Whether a JSON file given to the leaderboard is an entry (not a results.json): a cheap look at its start."""
-    if path.name == "results.json" or path.suffix != ".json":
-        return False
-    try:
-        with path.open("rb") as f:
-            head = f.read(4096)
-    except OSError:
-        return False
-    return f'"format": "{FORMAT}"'.encode() in head
+def is_entry(doc: Any) -> bool:
+    """Whether a parsed JSON file given to the leaderboard is an entry rather than a results.json."""
+    return isinstance(doc, dict) and doc.get("format") == FORMAT
 
 
 def pack(runs: list[tuple[Path, str, dict[str, Any]]], *, bench_version: str) -> dict[str, Any]:
@@ -56,12 +48,9 @@ def pack(runs: list[tuple[Path, str, dict[str, Any]]], *, bench_version: str) ->
     }
 
 
-def unpack(path: Path) -> tuple[str, list[tuple[str, str]]]:
-    """The protocol the entry at `path` claims, and (name, results.json text) of each of its runs, each text checked
-    against its sha256; the name (`entry.json#2 (run/folder)`) says where a problem is."""
-    doc = read_strict_json(path)
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise BenchError(f'{path}: not a bench entry (no "format": "{FORMAT}")')
+def unpack(path: Path, doc: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
+    """The protocol the entry `doc` (read strictly from `path`) claims, and (name, results.json text) of each of its
+    runs, each text checked against its sha256; the name (`entry.json#2 (run/folder)`) says where a problem is."""
     if doc.get("format_version") != VERSION:
         raise BenchError(f"{path}: entry format_version {doc.get('format_version')!r}; this bench reads {VERSION}")
     protocol = doc.get("protocol")

@@ -16,18 +16,17 @@ from pathlib import Path
 from bench.cli import arguments
 
 
-def _keys(claims) -> str:
-    return ",".join(c.key for c in claims)
-
-
-def _defaults():
+def _pages() -> dict[bool, tuple[str, str]]:
+    """{--diffusion: (its claims as --claims takes them, its page)}: the VAE page (default) and the diffusion one."""
     from bench.analysis.reproductions.claims import CLAIMS, DIFFUSION_CLAIMS
 
-    return (_keys(CLAIMS), "docs/reproductions.md"), (_keys(DIFFUSION_CLAIMS), "docs/reproductions_diffusion.md")
+    return {
+        False: (",".join(c.key for c in CLAIMS), "docs/reproductions.md"),
+        True: (",".join(c.key for c in DIFFUSION_CLAIMS), "docs/reproductions_diffusion.md"),
+    }
 
 
-# (claims, page) of each page: the VAE's (the default) and the diffusion preset's
-VAE_DEFAULTS, DIFFUSION_DEFAULTS = _defaults()
+PAGES = _pages()
 
 
 @arguments.one_line_errors
@@ -36,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--diffusion",
         action="store_true",
-        help=f"the diffusion page: claims {DIFFUSION_DEFAULTS[0]}, written to {DIFFUSION_DEFAULTS[1]}",
+        help=f"the diffusion page: claims {PAGES[True][0]}, written to {PAGES[True][1]}",
     )
     parser.add_argument("--out", default=None, help="the page (default: docs/reproductions.md, or the diffusion page)")
     parser.add_argument("--outputs", default="outputs", help="where the run folders are (default: outputs)")
@@ -76,20 +75,19 @@ def _choose_page(args) -> None:
     claims are never written into the other page; one --claims may not mix them)."""
     from bench.errors import BenchError
 
-    vae, diffusion = set(VAE_DEFAULTS[0].split(",")), set(DIFFUSION_DEFAULTS[0].split(","))
+    on_page = {flag: set(claims.split(",")) for flag, (claims, _) in PAGES.items()}
     if args.claims is not None and not args.diffusion:
         named = {k.strip() for k in args.claims.split(",") if k.strip()}
-        args.diffusion = bool(named) and named <= diffusion
-    page_claims, page_out = DIFFUSION_DEFAULTS if args.diffusion else VAE_DEFAULTS
-    args.default_claims, args.default_out = page_claims, page_out
+        args.diffusion = bool(named) and named <= on_page[True]
+    args.default_claims, args.default_out = PAGES[args.diffusion]
     if args.claims is None:
-        args.claims = page_claims
-    other = (vae if args.diffusion else diffusion) & {k.strip() for k in args.claims.split(",")}
+        args.claims = args.default_claims
+    other = on_page[not args.diffusion] & {k.strip() for k in args.claims.split(",")}
     if other:
         page = "the VAE page (no --diffusion)" if args.diffusion else "the diffusion page (--diffusion)"
         raise BenchError(f"--claims={args.claims!r}: {', '.join(sorted(other))} belong to {page}; one page at a time")
     if args.out is None:
-        args.out = page_out
+        args.out = args.default_out
 
 
 def _parse(args):

@@ -36,7 +36,9 @@ log = logging.getLogger("bench")
 def run(cfg: DictConfig) -> dict:
     """Run (or resume) the collapse run the config describes; returns its results.json as written."""
     check_seed("seed", cfg.seed)  # before the run folder is touched
-    protocol.check(OmegaConf.to_container(cfg, resolve=True))  # a protocol's fixed keys kept, also before
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(config, dict)
+    protocol.check(config)  # a protocol's fixed keys kept: also before the folder is touched
     torch.set_flush_denormal(True)  # denormals slowed CPU sampling tenfold at random
     if cfg.trainer.get("num_threads"):
         torch.set_num_threads(int(cfg.trainer.num_threads))
@@ -44,7 +46,7 @@ def run(cfg: DictConfig) -> dict:
     # one process writes a run folder at a time; the lock also tells a live run from an interrupted one
     started = time.perf_counter()
     with RunLock(cfg.run_dir):
-        results = _run(cfg)
+        results = _run(cfg, config)
     family = f"{cfg.data.name}-{cfg.model.name}-{cfg.loop.name}"
     log.info(where_to_look(Path(cfg.run_dir), results, family=family, seconds=time.perf_counter() - started))
     return results
@@ -74,10 +76,9 @@ def compare_dir(path: Path, family: str) -> Path:
     return path.parent.parent if path.parent.name == family else path
 
 
-def _run(cfg: DictConfig) -> dict:
-    """The loop's steps: open the folder (resume checks), prepare, write the header, then one generation at a time."""
-    config = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(config, dict)
+def _run(cfg: DictConfig, config: dict) -> dict:
+    """The loop's steps: open the folder (resume checks), prepare, write the header, then one generation at a time.
+    `config`: cfg resolved, as results.json records it."""
     folder = RunFolder(cfg.run_dir)
     previous = read_json(folder.path / "results.json")
     _check_same_config(previous, config, folder.path)
