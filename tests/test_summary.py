@@ -13,6 +13,16 @@ def test_curve_scores_on_a_known_curve():
     assert s["gen0"] == 100.0 and s["last"] == 400.0
     assert s["ratio"] == 4.0 and s["difference"] == 300.0
     assert s["auc"] == pytest.approx(((100 + 200) / 2 + (200 + 400) / 2) / 2)  # 225: the mean level, ends half
+    assert s["auc_ratio"] == pytest.approx(2.25)  # the headline: on average 2.25x generation 0
+
+
+def test_auc_ratio_is_the_mean_level_of_the_curve_relative_to_its_start():
+    assert curve_scores([50.0, 50.0, 50.0])["auc_ratio"] == 1.0  # no change over the run
+    # scaling a curve (a worse model that collapses alike) leaves it unchanged; the level alone does not
+    assert curve_scores([10.0, 30.0])["auc_ratio"] == curve_scores([100.0, 300.0])["auc_ratio"] == 2.0
+    assert curve_scores([7.0])["auc_ratio"] == 1.0
+    assert curve_scores([0.0, 1.0])["auc_ratio"] is None  # no ratio to a zero start
+    assert curve_scores([1.0, None, 3.0])["auc_ratio"] is None
 
 
 def test_curve_scores_edge_cases():
@@ -30,7 +40,14 @@ def test_summary_covers_the_lead_metrics_first_and_skips_sample_sizes():
     assert keys[:7] == ["fid", "kid_mean", "precision", "recall", "density", "coverage", "classes_covered"]
     assert "n_gen" not in keys and "n_real" not in keys
     assert s["n_generations"] == 3 and s["version"] == 1
-    assert s["metrics"]["classes_covered"] == {"gen0": 10, "last": 9, "ratio": 0.9, "difference": -1, "auc": 9.75}
+    assert s["metrics"]["classes_covered"] == {
+        "gen0": 10,
+        "last": 9,
+        "ratio": 0.9,
+        "difference": -1,
+        "auc": 9.75,
+        "auc_ratio": 0.975,
+    }
     assert "minority" not in s
 
 

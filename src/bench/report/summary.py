@@ -12,6 +12,9 @@ v_t a metric's value at generation t = 0 .. T-1:
 - `<metric>.auc`: the area under the curve over the generation index by the trapezoid rule, divided by the
   number of intervals T-1: sum_{t<T-1} (v_t + v_{t+1}) / 2 / (T-1), i.e. the mean level of the curve
   (generation 0 and the last one count half). With T = 1 it is v_0.
+- `<metric>.auc_ratio`: auc / v_0 (null when v_0 is 0): the mean level of the curve as a multiple of where the
+  run started, so a model's own generation-0 quality does not enter it. `fid.auc_ratio` is the published board's
+  headline (bench.analysis.board.HEADLINE): 1 = no change over the run, 2 = on average twice generation 0's FID.
   Any null v_t (a non-finite value on disk) makes the scores that need it null.
 - `class_loss.first_generation`: the first generation t at which some class c falls below `class_threshold`
   times its real share p_c (default 0.5: below p_c / 2), from the generated class shares of the reference
@@ -50,6 +53,10 @@ SUMMARY_DEFINITIONS: dict[str, str] = {
     "auc": (
         "area under the curve over the generation index (trapezoid rule) divided by the number of intervals T-1: "
         "the mean level of the curve, generations 0 and T-1 counting half; v_0 when T = 1"
+    ),
+    "auc_ratio": (
+        "auc / gen0 (null when gen0 is 0): the curve's mean level as a multiple of generation 0, 1 = no change; "
+        "fid.auc_ratio is the published board's headline"
     ),
     "class_loss.first_generation": (
         "first generation at which some class's generated share falls below class_threshold (default 0.5) times "
@@ -107,9 +114,10 @@ def summary_metric_keys(
 
 
 def curve_scores(values: Sequence[float | None]) -> dict[str, float | None]:
-    """gen0, last, ratio, difference and auc (mean level, trapezoid) of one metric's curve over generations."""
+    """gen0, last, ratio, difference, auc (mean level, trapezoid) and auc_ratio (auc / gen0) of one metric's curve
+    over generations."""
     if not values:
-        return {"gen0": None, "last": None, "ratio": None, "difference": None, "auc": None}
+        return {"gen0": None, "last": None, "ratio": None, "difference": None, "auc": None, "auc_ratio": None}
     v0, vl = values[0], values[-1]
     ratio = vl / v0 if v0 is not None and vl is not None and v0 != 0 else None
     difference = vl - v0 if v0 is not None and vl is not None else None
@@ -120,7 +128,8 @@ def curve_scores(values: Sequence[float | None]) -> dict[str, float | None]:
     else:
         vs = [float(v) for v in values if v is not None]
         auc = sum((a + b) / 2 for a, b in itertools.pairwise(vs)) / (len(vs) - 1)
-    return {"gen0": v0, "last": vl, "ratio": ratio, "difference": difference, "auc": auc}
+    auc_ratio = auc / v0 if auc is not None and v0 is not None and v0 != 0 else None
+    return {"gen0": v0, "last": vl, "ratio": ratio, "difference": difference, "auc": auc, "auc_ratio": auc_ratio}
 
 
 def class_shares_of(metrics: Mapping[str, Any], n_classes: int) -> list[float] | None:
