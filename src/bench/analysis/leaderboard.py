@@ -239,8 +239,8 @@ def _arrow(key: str) -> str:
     return {True: " ↑", False: " ↓", None: ""}[direction(key)]
 
 
-def _columns(groups: Sequence[Group]) -> list[tuple[str, str]]:
-    return [(k, t) for k, t in COLUMNS if any(k in g.scores and g.scores[k].n for g in groups)]
+def _columns(groups: Sequence[Group], columns: Sequence[tuple[str, str]] = COLUMNS) -> list[tuple[str, str]]:
+    return [(k, t) for k, t in columns if any(k in g.scores and g.scores[k].n for g in groups)]
 
 
 def gen0_unstable_flag(g: Group) -> str | None:
@@ -387,12 +387,12 @@ def _est(e: Estimate | None) -> list[float | int | None] | None:
     return None if e is None else [e.mean, e.low, e.high, e.n]
 
 
-def html_data(board: Leaderboard) -> dict[str, Any]:
-    """Everything the page's script draws, as plain JSON."""
+def html_data(board: Leaderboard, columns: Sequence[tuple[str, str]] = COLUMNS) -> dict[str, Any]:
+    """Everything the page's script draws, as plain JSON; `columns`: the summary scores its tables may show."""
     registry = metric_registry()
     tracks = []
     for track, groups in board.tracks.items():
-        columns = _columns(groups)
+        columns = _columns(groups, columns)
         curve_metrics = [(k, t) for k, t in CURVE_METRICS if any(k in g.curves for g in groups)]
         floors = {
             k: next((g.floor.get(k) for g in groups if g.floor.get(k) is not None), None) for k, _ in curve_metrics
@@ -466,8 +466,14 @@ def _asset(name: str) -> str:
 
 
 def to_html(board: Leaderboard) -> str:
+    return render_html(html_data(board))
+
+
+def render_html(data_dict: dict[str, Any]) -> str:
+    """The self-contained page around `data_dict` (html_data's shape; an optional "page" key adds a title, lines
+    of provenance and a not-run list: bench.analysis.board_page)."""
     # inside <script type="application/json">: no "</script>", no HTML parsing of data from the files
-    data = json.dumps(html_data(board), allow_nan=False, ensure_ascii=False)
+    data = json.dumps(data_dict, allow_nan=False, ensure_ascii=False)
     data = data.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
     page = _asset("template.html")
     for placeholder, text in (("/*STYLE*/", _asset("leaderboard.css")), ("/*SCRIPT*/", _asset("leaderboard.js"))):

@@ -173,6 +173,13 @@
 
   const board = document.getElementById("board");
   const nEntries = DATA.tracks.reduce((s, t) => s + t.entries.length, 0);
+  // the published board (bench.analysis.board_page): its title, where its numbers come from, what was not run
+  const page = DATA.page;
+  if (page) {
+    document.title = page.title;
+    document.querySelector("header h1").textContent = page.title;
+    for (const line of page.lines) document.querySelector("header").append(el("p", { class: "muted" }, line));
+  }
   document.getElementById("intro").append(
     DATA.n_files + " runs, " + nEntries + " entries, " + DATA.tracks.length + " track(s); ranked within each track by ",
     el("b", {}, DATA.rank_title + arrow(DATA.rank_higher)), ". " + DATA.interval_text + " Click a column to sort.");
@@ -191,6 +198,20 @@
     const charts = el("div", { class: "charts" });
     for (const m of track.curve_metrics) charts.append(chart(m, entries, track.generations));
     section.append(critical(track), charts);  // λ* right under its table, before the curves
+    board.append(section);
+  }
+  if (page) {
+    const section = el("section", { id: "not-run" }, el("h2", {}, "Not run"));
+    if (!page.not_run.length) section.append(el("p", {}, "Every entry has all its seeds."));
+    else {
+      section.append(el("p", { class: "muted" }, "Entries without a finished run for every seed of the protocol; " +
+        "each command runs the missing seeds."));
+      const rows = page.not_run.map((r) => el("tr", {}, el("td", {}, r.model), el("td", {}, r.mitigation),
+        el("td", {}, r.seeds), el("td", {}, el("code", {}, r.command))));
+      section.append(el("table", { class: "not-run" },
+        el("thead", {}, el("tr", {}, ...["model", "mitigation", "seeds finished", "command"].map((t) => el("th", {}, t)))),
+        el("tbody", {}, ...rows)));
+    }
     board.append(section);
   }
   const defs = el("dl");
