@@ -97,6 +97,26 @@ def test_a_diffusion_claim_is_judged_by_the_vae_claims_rule_on_its_own_arms():
     assert judge(claim, Evidence({"ldm_replace": replace, "ldm_real": moving})).verdict == PARTLY
 
 
+def test_the_long_horizon_accumulate_claim_tells_levelling_off_from_still_rising():
+    claim = next(c for c in ALL_CLAIMS if c.key == "accumulate_mnist_v1")
+    assert claim.same_rule_as == "accumulate"
+    assert all("protocol=mnist-v1" in ARMS[a].overrides for a in claim.arms)  # the protocol's 10 generations
+    rising = {s: [100 + 40 * t + s for t in range(10)] for s in range(3)}
+    worse = {s: [0.6 - 0.05 * t + 0.01 * s for t in range(10)] for s in range(3)}
+    levelled = {s: [100 + min(t, 4) * 10 + s + 0.3 * (t % 2) for t in range(10)] for s in range(3)}
+    kept = {s: [0.6 - 0.01 * min(t, 4) + 0.01 * s for t in range(10)] for s in range(3)}
+    replace = fake_arm("v1_replace", rising, **{m: worse for m in ("precision", "recall", "coverage")})
+    bounded = {k: fake_arm(k, levelled, **{m: kept for m in ("precision", "recall", "coverage")})
+               for k in ("v1_accumulate", "v1_accumulate_budget")}  # fmt: skip
+    verdict = judge(claim, Evidence({"v1_replace": replace, **bounded}))
+    assert verdict.verdict == REPRODUCED and "levels off" in verdict.reasons[-1]
+    # still rising at the end (a slower replace): better than replace, but not bounded
+    slower = {s: [100 + 20 * t + s for t in range(10)] for s in range(3)}
+    growing = {k: fake_arm(k, slower, **{m: kept for m in ("precision", "recall", "coverage")}) for k in bounded}
+    verdict = judge(claim, Evidence({"v1_replace": replace, **growing}))
+    assert verdict.verdict == PARTLY and "still worsens" in verdict.reasons[-1]
+
+
 def test_every_claim_has_a_rule_and_its_arms():
     from bench.analysis.reproductions.verdicts import RULES
 

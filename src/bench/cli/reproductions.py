@@ -1,10 +1,12 @@
-"""Regenerate docs/reproductions.md: python -m bench.reproductions [--diffusion] [--no-run] [--jobs 2] [OVERRIDES]
+"""Regenerate docs/reproductions.md: python -m bench.reproductions [--page P] [--no-run] [--jobs 2] [OVERRIDES]
 
 Runs every arm's missing seeds (`python -m bench -m <arm> seed=...`; finished runs are found, not rerun), then
 reads the run folders under --outputs, applies the verdict rules and writes the page. --no-run only rebuilds
 the page from the folders there are. Extra OVERRIDES go to every run (and name other runs: they are part of the
 config a run is matched by), e.g. smaller sizes for a quick look. --diffusion makes docs/reproductions_diffusion.md
 instead: the same claims with the latent flow preset (`model=ldm`), whose runs take hours, not an hour.
+--page mnist-v1 makes docs/reproductions_mnist_v1.md: the claims decided over the protocol mnist-v1's 10 generations
+(the accumulate claim), from the VAE's runs of the published board.
 """
 
 from __future__ import annotations
@@ -16,13 +18,18 @@ from pathlib import Path
 from bench.cli import arguments
 
 
-def _pages() -> dict[bool, tuple[str, str]]:
-    """{--diffusion: (its claims as --claims takes them, its page)}: the VAE page (default) and the diffusion one."""
-    from bench.analysis.reproductions.claims import CLAIMS, DIFFUSION_CLAIMS
+def _pages() -> dict[str, tuple[str, str, str]]:
+    """{page: (its claims as --claims takes them, its file, the flag that picks it)}: the VAE page (default), the
+    diffusion page and the page of claims decided over the protocol mnist-v1's 10 generations."""
+    from bench.analysis.reproductions.claims import CLAIMS, DIFFUSION_CLAIMS, PROTOCOL_CLAIMS
+
+    def keys(claims) -> str:
+        return ",".join(c.key for c in claims)
 
     return {
-        False: (",".join(c.key for c in CLAIMS), "docs/reproductions.md"),
-        True: (",".join(c.key for c in DIFFUSION_CLAIMS), "docs/reproductions_diffusion.md"),
+        "vae": (keys(CLAIMS), "docs/reproductions.md", ""),
+        "diffusion": (keys(DIFFUSION_CLAIMS), "docs/reproductions_diffusion.md", "--diffusion"),
+        "mnist-v1": (keys(PROTOCOL_CLAIMS), "docs/reproductions_mnist_v1.md", "--page mnist-v1"),
     }
 
 
@@ -33,11 +40,13 @@ PAGES = _pages()
 def main(argv: list[str] | None = None) -> int:
     parser = arguments.Parser(prog="python -m bench.reproductions", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--diffusion",
-        action="store_true",
-        help=f"the diffusion page: claims {PAGES[True][0]}, written to {PAGES[True][1]}",
+        "--page",
+        choices=list(PAGES),
+        default=None,
+        help="which page: " + "; ".join(f"{k}: claims {c}, written to {f}" for k, (c, f, _) in PAGES.items()),
     )
-    parser.add_argument("--out", default=None, help="the page (default: docs/reproductions.md, or the diffusion page)")
+    parser.add_argument("--diffusion", action="store_true", help="the diffusion page (--page diffusion)")
+    parser.add_argument("--out", default=None, help="the page's file (default: the page's own, under docs/)")
     parser.add_argument("--outputs", default="outputs", help="where the run folders are (default: outputs)")
     parser.add_argument("--seeds", default="0,1,2", help="seeds of every arm (default: 0,1,2; at least 2)")
     parser.add_argument("--claims", default=None, help="which claims (default: all of the page's)")
@@ -71,21 +80,30 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _choose_page(args) -> None:
-    """Fill in --claims and --out from the page: --diffusion, or the page whose claims --claims names (a page's
-    claims are never written into the other page; one --claims may not mix them)."""
+    """Fill in --page, --claims and --out: --page (--diffusion for the diffusion page), or the page whose claims
+    --claims names (a page's claims are never written into another page; one --claims may not mix them)."""
     from bench.errors import BenchError
 
-    on_page = {flag: set(claims.split(",")) for flag, (claims, _) in PAGES.items()}
-    if args.claims is not None and not args.diffusion:
-        named = {k.strip() for k in args.claims.split(",") if k.strip()}
-        args.diffusion = bool(named) and named <= on_page[True]
-    args.default_claims, args.default_out = PAGES[args.diffusion]
+    on_page = {page: set(claims.split(",")) for page, (claims, _, _) in PAGES.items()}
+    if args.diffusion:
+        if args.page not in (None, "diffusion"):
+            raise BenchError(f"--diffusion and --page {args.page} name two pages; one page at a time")
+        args.page = "diffusion"
+    if args.page is None:
+        named = {k.strip() for k in (args.claims or "").split(",") if k.strip()}
+        args.page = next((p for p, claims in on_page.items() if named and named <= claims), "vae")
+    args.default_claims, args.default_out, args.flag = PAGES[args.page]
     if args.claims is None:
         args.claims = args.default_claims
-    other = on_page[not args.diffusion] & {k.strip() for k in args.claims.split(",")}
-    if other:
-        page = "the VAE page (no --diffusion)" if args.diffusion else "the diffusion page (--diffusion)"
-        raise BenchError(f"--claims={args.claims!r}: {', '.join(sorted(other))} belong to {page}; one page at a time")
+    named = {k.strip() for k in args.claims.split(",")}
+    for page, claims in on_page.items():
+        other = claims & named if page != args.page else set()
+        if other:
+            flag = PAGES[page][2] or "no --page"
+            raise BenchError(
+                f"--claims={args.claims!r}: {', '.join(sorted(other))} belong to the {page} page ({flag}); "
+                "one page at a time"
+            )
     if args.out is None:
         args.out = args.default_out
 
@@ -168,7 +186,7 @@ def _build(args) -> str:
 
 def _command(args) -> list[str]:
     """The command that rebuilds this page: the options that differ from the page's defaults, and the overrides."""
-    words = ["python -m bench.reproductions"] + (["--diffusion"] if args.diffusion else [])
+    words = ["python -m bench.reproductions", *args.flag.split()]
     for flag, value, default in (
         ("--claims", args.claims, args.default_claims),
         ("--seeds", args.seeds, "0,1,2"),

@@ -48,6 +48,10 @@ ARMS = {
         _arm("ldm_replace", "model=ldm", "loop=replace", "loop.generations=3"),
         _arm("ldm_real", "model=ldm", "loop=real", "loop.generations=3", label="`model=ldm` `loop=real` (control)"),
         _arm("ldm_replay", "model=ldm", "loop=replay", "loop.generations=3", label="`model=ldm` `loop=replay` (half)"),
+        # the VAE under the protocol mnist-v1 (10 generations): the published board's runs of these entries
+        _arm("v1_replace", "protocol=mnist-v1", "model=vae", "loop=replace"),
+        _arm("v1_accumulate", "protocol=mnist-v1", "model=vae", "loop=accumulate"),
+        _arm("v1_accumulate_budget", "protocol=mnist-v1", "model=vae", "loop=accumulate", "loop.budget=4000"),
     ]
 }
 
@@ -184,4 +188,25 @@ DIFFUSION_CLAIMS = [
         arm_roles=(("replace", "ldm_replace"), ("replay", "ldm_replay")),
     ),
 ]
-ALL_CLAIMS = [*CLAIMS, *DIFFUSION_CLAIMS]
+# docs/reproductions_mnist_v1.md: claims that need the protocol's horizon (10 generations) to be decided, made by
+# `python -m bench.reproductions --page mnist-v1`; its runs are the published board's (bench.analysis.board)
+PROTOCOL_CLAIMS = [
+    Claim(
+        "accumulate_mnist_v1",
+        "Accumulating all data avoids the collapse that replacing suffers, over 10 generations",
+        "Gerstgrasser et al. 2024; Kazdan et al. 2024",
+        "The accumulate claim over the 10 generations of the protocol `mnist-v1` (the VAE page's runs have 5, too "
+        "few to tell a curve that levels off from one still rising): does accumulating keep FID bounded where "
+        "replacing diverges, and does a fixed budget of 4,000 images keep that?",
+        ("v1_replace", "v1_accumulate", "v1_accumulate_budget"),
+        "python -m bench -m protocol=mnist-v1 model=ddpm experiment=ddpm_gpu loop=replace,accumulate seed=0,1,2 "
+        "trainer.accelerator=gpu",
+        same_rule_as="accumulate",
+        arm_roles=(
+            ("replace", "v1_replace"),
+            ("accumulate", "v1_accumulate"),
+            ("accumulate_budget", "v1_accumulate_budget"),
+        ),
+    ),
+]
+ALL_CLAIMS = [*CLAIMS, *DIFFUSION_CLAIMS, *PROTOCOL_CLAIMS]
