@@ -257,3 +257,22 @@ def test_results_are_strict_json_even_with_an_infinite_metric(tmp_path):
         "kl_gen_real": None,
         "ci": [None, 1.0],
     }
+
+
+def test_a_key_added_since_a_run_folder_was_written_resumes_at_its_old_behaviour(tmp_path):
+    """model.prediction_type and model.snr_gamma came to model=ddpm after runs existed: a folder without them resumes
+    (and is one config with new runs) at epsilon / null, and is another run at any other value."""
+    from bench.analysis.aggregate import result_config
+    from bench.engine.run import _check_same_config
+
+    old = {"model": {"name": "ddpm", "lr": 1e-3}, "seed": 0}
+    now = {"model": {"name": "ddpm", "lr": 1e-3, "prediction_type": "epsilon", "snr_gamma": None}, "seed": 0}
+    _check_same_config({"config": old}, now, tmp_path)  # resumes
+    assert result_config(old) == result_config(now)
+    other = {"model": {**now["model"], "prediction_type": "v_prediction"}, "seed": 0}
+    with pytest.raises(BenchError, match=r"another config \(model.prediction_type=None, now 'v_prediction'\)"):
+        _check_same_config({"config": old}, other, tmp_path)
+    assert result_config(old) != result_config(other)
+    # a key that was there and changed is a change, whatever its value
+    with pytest.raises(BenchError, match="another config"):
+        _check_same_config({"config": other}, now, tmp_path)

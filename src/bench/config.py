@@ -31,6 +31,14 @@ NOT_RESULT_KEYS: tuple[str, ...] = (
     "trainer.num_threads",
     "sweep",  # a sweep preset only sets hydra.sweeper.params: what the job runs is in its own overrides
 )
+# Keys added to a config after run folders existed, each with the value that computes what runs without the key did.
+# A run folder written before a key existed resumes under the new config, and is found by its config (the
+# leaderboard's groups, the board's and the reproductions' runs), as long as the key has this value; any other
+# value is another run. Add a key here when adding it to conf/ with a default that keeps the old behaviour.
+ADDED_KEYS: dict[str, Any] = {
+    "model.prediction_type": "epsilon",  # model=ddpm, before v-prediction was offered
+    "model.snr_gamma": None,  # model=ddpm, before min-SNR-gamma weighting was offered
+}
 # the feature spaces `metrics.extractor=NAME` builds by name: their loaders (registered targets of the trust boundary)
 STANDARD_EXTRACTORS: dict[str, str] = {
     "inception": "bench.features.inception.load_inception",
@@ -70,6 +78,11 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         key = f"{prefix}{k}"
         out.update(flatten(v, f"{key}.") if isinstance(v, Mapping) else {key: v})
     return out
+
+
+def as_before(key: str, value: Any) -> bool:
+    """Whether dotted `key` with `value` computes what a config without the key computed (ADDED_KEYS)."""
+    return key in ADDED_KEYS and value == ADDED_KEYS[key]
 
 
 def config_groups(conf_dir: Path = CONF_DIR) -> tuple[str, ...]:

@@ -46,7 +46,7 @@ from jsonschema.exceptions import best_match
 from bench import protocol
 from bench.analysis import entries
 from bench.config import NOT_RESULT_KEYS as RUN_NOT_RESULT_KEYS
-from bench.config import flatten
+from bench.config import as_before, flatten
 from bench.engine.health import DEFAULT_MAX_GEN0_FID_SPREAD
 from bench.errors import BenchError
 from bench.io.strict_json import json_path, parse_strict_json, read_strict_json
@@ -274,7 +274,10 @@ def result_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """The flattened config that decides what a run computes, seed aside: the identity of a group of seeds."""
     ignored = ("seed", "hydra", *NOT_RESULT_KEYS)
     return {
-        k: v for k, v in sorted(flatten(config).items()) if not any(k == i or k.startswith(f"{i}.") for i in ignored)
+        k: v
+        for k, v in sorted(flatten(config).items())
+        # a key added since older runs, at the value they computed with, is left out so that both are one config
+        if not any(k == i or k.startswith(f"{i}.") for i in ignored) and not as_before(k, v)
     }
 
 

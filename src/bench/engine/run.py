@@ -16,7 +16,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from bench import protocol
-from bench.config import NOT_RESULT_KEYS, flatten
+from bench.config import NOT_RESULT_KEYS, as_before, flatten
 from bench.engine.generation import exporter, run_generation
 from bench.engine.setup import Plan, prepare, results_header
 from bench.engine.train import quiet_lightning
@@ -189,7 +189,12 @@ def _check_same_config(previous: dict | None, config: dict, path: Path) -> None:
     if not previous:
         return
     old, new = flatten(previous["config"]), flatten(config)
-    diff = sorted(k for k in old.keys() | new.keys() if k not in NOT_RESULT_KEYS and old.get(k) != new.get(k))
+    # a key added since the folder was written, at the value that computes what the folder's run computed, is no change
+    diff = sorted(
+        k
+        for k in old.keys() | new.keys()
+        if k not in NOT_RESULT_KEYS and old.get(k) != new.get(k) and not (k not in old and as_before(k, new[k]))
+    )
     if diff:
         k = diff[0]
         raise BenchError(
