@@ -161,3 +161,17 @@ def test_the_html_page_holds_the_sections_and_the_not_run_list(tmp_path):
     html = to_html(board, command="python -m bench.board", made="2026-12-06", protocol_lines=["x = 1"])
     assert '"title": "Published board: protocol mnist-smoke-v1"' in html
     assert "model=ldm loop=replace seed=0,1" in html and html.count("</script>") == 2
+
+
+def test_entries_whose_headline_intervals_overlap_are_named_under_their_table(tmp_path):
+    replace, accumulate = _entry("vae", "replace"), _entry("vae", "accumulate")
+    _write(tmp_path, replace, {0: [40.0, 80.0, 120.0], 1: [40.0, 60.0, 80.0]})  # headlines 2.0 and 1.5
+    _write(tmp_path, accumulate, {0: [40.0, 70.0, 100.0], 1: [40.0, 60.0, 80.0]})  # 1.75 and 1.5
+    board = _board(tmp_path, [replace, accumulate])
+    page = to_markdown(board, command="python -m bench.board", made="2026-12-06", protocol_lines=[])
+    assert "overlap the next entry's" in page and "accumulate and replace (no mitigation)." in page
+    # 2.0 and 2.0075 against 1.0 and 1.0075: apart even at 2 seeds (t = 12.7)
+    _write(tmp_path, replace, {0: [40.0, 80.0, 120.0], 1: [40.0, 80.4, 120.8]})
+    _write(tmp_path, accumulate, {0: [40.0, 40.0, 40.0], 1: [40.0, 40.4, 40.8]})
+    board = _board(tmp_path, [replace, accumulate])
+    assert "overlap" not in to_markdown(board, command="c", made="d", protocol_lines=[])

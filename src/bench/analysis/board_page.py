@@ -110,7 +110,26 @@ def section_markdown(section: Section, generations: int, extra: Sequence[str]) -
         cells += [cell(g.scores.get(k), k, generations) for k, _ in COLUMNS]
         cells += ["–" if minutes is None else fmt(minutes, 2), f"`{md_text(command)}`"]
         lines.append("| " + " | ".join(cells) + " |")
+    ties = overlapping(section)
+    if ties:
+        lines += [
+            "",
+            "Headline intervals that overlap the next entry's (their order is not settled by these seeds; 5 seeds "
+            "would be the next step): " + "; ".join(f"{md_text(a)} and {md_text(b)}" for a, b in ties) + ".",
+        ]
     return [*lines, ""]
+
+
+def overlapping(section: Section) -> list[tuple[str, str]]:
+    """Neighbours in rank order whose headline 95% intervals overlap."""
+    out = []
+    for a, b in zip(section.groups, section.groups[1:], strict=False):
+        ea, eb = a.scores.get(HEADLINE), b.scores.get(HEADLINE)
+        if None in (ea, eb) or ea.low is None or eb.low is None or ea.high is None or eb.high is None:
+            continue
+        if ea.high >= eb.low and eb.high >= ea.low:
+            out.append((a.label, b.label))
+    return out
 
 
 def to_markdown(
