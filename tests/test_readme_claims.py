@@ -23,3 +23,25 @@ def test_the_diffusion_table_names_its_machine_and_seeds_and_the_old_presets_spr
     # the old DDPM's generation 0 on two machines (154 and 259) stays beside it as what not to trust
     assert "154" in ddpm and "259" in ddpm
     assert "about 5 FID" not in ddpm, "run-to-run noise of 5 FID was one machine's thread count, not the spread"
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def test_the_readme_board_rows_are_the_published_pages_numbers():
+    """Every row the README quotes from docs/leaderboard.md has the page's rank, seeds and numbers for its entry."""
+    start = README.index("## The published board")
+    board = README[start : README.index("\n## ", start)]
+    page = (Path(__file__).resolve().parents[1] / "docs" / "leaderboard.md").read_text()
+    vae = page[page.index("### VAE") :]
+    vae = vae[: vae.index("\n### ")]
+    # an entry's flags (⚠ generation 0 unstable, ...) follow its label on the page
+    page_rows = {_cells(r)[1].split(" ⚠")[0]: _cells(r) for r in vae.splitlines() if re.match(r"\| \d+ \|", r)}
+    quoted = [_cells(r) for r in board.splitlines() if re.match(r"\| \d+ \|", r)]
+    assert len(quoted) >= 5
+    for rank, entry, n, headline, fid0, fid_last, classes in quoted:
+        row = page_rows[entry.strip("`")]
+        # the page's columns: rank, entry, n, headline, FID gen 0, FID last, recall, coverage, classes last, ...
+        assert [rank, n, headline, fid0, fid_last, classes] == [row[0], row[2], row[3], row[4], row[5], row[8]], entry
+    assert "AMD EPYC" in board and "3 seeds" in board

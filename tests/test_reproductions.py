@@ -196,7 +196,11 @@ def test_bad_arguments_are_one_line_errors(tmp_path, monkeypatch, capsys, args, 
 
 @pytest.mark.parametrize(
     ("doc", "flag", "which"),
-    [("reproductions.md", "", "CLAIMS"), ("reproductions_diffusion.md", " --diffusion", "DIFFUSION_CLAIMS")],
+    [
+        ("reproductions.md", "", "CLAIMS"),
+        ("reproductions_diffusion.md", " --diffusion", "DIFFUSION_CLAIMS"),
+        ("reproductions_mnist_v1.md", " --page mnist-v1", "PROTOCOL_CLAIMS"),
+    ],
 )
 def test_the_readme_links_each_page_and_each_page_lists_its_claims(doc, flag, which):
     from pathlib import Path
