@@ -114,8 +114,10 @@ def section_markdown(section: Section, generations: int, extra: Sequence[str]) -
     if ties:
         lines += [
             "",
-            "Headline intervals that overlap the next entry's (their order is not settled by these seeds; 5 seeds "
-            "would be the next step): " + "; ".join(f"{md_text(a)} and {md_text(b)}" for a, b in ties) + ".",
+            "Headline intervals that overlap the next entry's (the protocol's seeds do not settle their order; more "
+            "seeds would need a protocol version that fixes more): "
+            + "; ".join(f"{md_text(a)} and {md_text(b)}" for a, b in ties)
+            + ".",
         ]
     return [*lines, ""]
 
