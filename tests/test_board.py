@@ -151,6 +151,8 @@ def test_the_command_runs_missing_seeds_and_writes_both_pages(tmp_path):
         dom = out.stdout
         assert 'data-rendered="true"' in dom and "Published board: protocol mnist-smoke-v1" in dom
         assert len(re.findall(r'<tr data-entry="', dom)) == 2
+        assert "<h2>Gaussian, full covariance (conf/model/gaussian.yaml)</h2>" in dom  # the gate's note below it
+        assert "Generation 0 fails the health gate in seeds 0, 1" in dom
         assert dom.count("<code>python -m bench -m protocol=mnist-smoke-v1 model=vae") == 2  # the not-run list
 
 

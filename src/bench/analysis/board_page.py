@@ -199,7 +199,8 @@ def _section_data(section: Section, key: str) -> dict[str, Any] | None:
     board = Leaderboard(tracks={track: section.groups}, rank_by=HEADLINE, ranks=section.ranks)
     data = html_data(board, columns=COLUMNS)["tracks"][0]
     data["id"] = f"{track.id}-{key}"
-    data["label"] = section.title + (f". {section.note}" if section.note else "")
+    data["label"] = section.title
+    data["note"] = section.note  # a paragraph under the title (the leaderboard's script shows it when present)
     return data
 
 
@@ -216,6 +217,7 @@ def to_html(board: Board, *, command: str, made: str, protocol_lines: Sequence[s
             "entry.",
             *(f"Protocol {board.protocol}: {line}" for line in protocol_lines),
             HEADLINE_TEXT.replace("**", "").replace("`", ""),
+            *([f"{board.across.title}: {board.across.note}"] if not board.across.groups else []),
         ],
         "not_run": [
             {

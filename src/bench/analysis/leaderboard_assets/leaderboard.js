@@ -186,6 +186,7 @@
   for (const track of DATA.tracks) {
     const section = el("section", { id: "track-" + track.id });
     section.append(el("h2", {}, track.label));
+    if (track.note) section.append(el("p", { class: "muted" }, track.note));
     const entries = track.entries.map((e, i) => Object.assign({ style: styleOf(i) }, e));
     const ranked = entries.filter((e) => !e.not_ranked), apart = entries.filter((e) => e.not_ranked);
     if (ranked.length) section.append(table(track, ranked, false));
