@@ -243,13 +243,13 @@ def test_one_unhealthy_seed_keeps_its_entry_out_of_the_ranking(tmp_path):
 
 
 def test_a_run_without_generation_0_is_a_diverged_one():
-    from bench.analysis.leaderboard import _generation_zero_problem
+    from bench.analysis.leaderboard import generation_zero_problem
 
-    assert _generation_zero_problem({"generations": []}) == "no generation 0 (diverged)"
-    assert _generation_zero_problem({}) == "no generation 0 (diverged)"
-    assert _generation_zero_problem({"generations": [{"generation": 0, "healthy": True}]}) is None
-    assert _generation_zero_problem({"generations": [{"generation": 0}]}) is None
-    assert _generation_zero_problem({"generations": [{"generation": 0, "healthy": False}]}) == "generation 0 unhealthy"
+    assert generation_zero_problem({"generations": []}) == "no generation 0 (diverged)"
+    assert generation_zero_problem({}) == "no generation 0 (diverged)"
+    assert generation_zero_problem({"generations": [{"generation": 0, "healthy": True}]}) is None
+    assert generation_zero_problem({"generations": [{"generation": 0}]}) is None
+    assert generation_zero_problem({"generations": [{"generation": 0, "healthy": False}]}) == "generation 0 unhealthy"
 
 
 def _seeds(root: Path, loop: str, gen0: list[float], extra_config: dict | None = None) -> None:

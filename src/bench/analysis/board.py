@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.analysis.aggregate import Group, Run, aggregate_group
-from bench.analysis.leaderboard import not_ranked_reason, rank_groups
+from bench.analysis.leaderboard import generation_zero_problem, not_ranked_reason, rank_groups
 from bench.analysis.reproductions.claims import Arm
 from bench.analysis.reproductions.evidence import ArmRuns, arm_keys, collect
 from bench.config import CONF_DIR
@@ -130,7 +130,7 @@ class Board:
 def gate_note(groups: Sequence[Group]) -> str:
     """Why a model's entries are ranked among themselves only: its generation 0 against the health gate."""
     runs = {(r.seed, r.path): r for g in groups for r in g.runs}.values()
-    failed = sorted({r.seed for r in runs if not_ranked_reason(aggregate_group([r])) is not None})
+    failed = sorted({r.seed for r in runs if generation_zero_problem(r.results) is not None})
     fids = [f for g in groups if (f := g.scores.get("fid.gen0")) is not None and f.mean is not None]
     run = next(iter(runs))
     limit = run.results["config"]["health"]["max_fid_over_floor"]

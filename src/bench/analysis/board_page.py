@@ -12,15 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bench.analysis.aggregate import EVENT_SCORES, Group, Run, direction
+from bench.analysis.aggregate import Run
 from bench.analysis.board import HEADLINE, Board, Section
 from bench.analysis.leaderboard import (
     GEN0_UNSTABLE_TEXT,
     INTERVAL_TEXT,
     Leaderboard,
+    arrow,
     cell,
+    entry_flags,
     fmt,
-    gen0_unstable_flag,
     html_data,
     render_html,
 )
@@ -77,18 +78,6 @@ def provenance(board: Board) -> dict[str, str]:
     }
 
 
-def _flags(g: Group) -> str:
-    flags = [f] if (f := gen0_unstable_flag(g)) else []
-    dirty = sum(1 for r in g.runs if (r.results.get("environment") or {}).get("source_dirty") is True)
-    if dirty:
-        flags.append(f"uncommitted source in {dirty}/{len(g.runs)}")
-    return "; ".join(flags)
-
-
-def _arrow(key: str) -> str:
-    return {True: " ↑", False: " ↓", None: ""}[direction(key)]
-
-
 def section_markdown(section: Section, generations: int, extra: Sequence[str]) -> list[str]:
     # titles and notes are the board's own text (bench.analysis.board); labels and commands hold config values
     lines = [f"## {section.title}", ""]
@@ -96,14 +85,14 @@ def section_markdown(section: Section, generations: int, extra: Sequence[str]) -
         lines += [section.note, ""]
     if not section.groups:
         return [*lines, "No entry here yet.", ""]
-    header = ["rank", "entry", "n", *(f"{t}{_arrow(k)}" for k, t in COLUMNS), "min a run", "command"]
+    header = ["rank", "entry", "n", *(f"{t}{arrow(k)}" for k, t in COLUMNS), "min a run", "command"]
     lines += [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---:", "---", "---:", *["---:"] * len(COLUMNS), "---:", "---"]) + "|",
     ]
     for g in section.groups:
         rank = section.ranks.get(g.id)
-        entry = md_text(g.label) + (f" ⚠ {md_text(f)}" if (f := _flags(g)) else "")
+        entry = md_text(g.label) + (f" ⚠ {md_text(f)}" if (f := entry_flags(g)) else "")
         minutes = run_minutes(g.runs)
         command = section.entries[g.id].command(g.seeds, extra)
         cells = [fmt(rank) if rank is not None else "–", entry, str(len(g.runs))]
@@ -145,7 +134,7 @@ def to_markdown(
         f"# Published board: protocol {md_text(board.protocol)}",
         "",
         f"Made by `{md_text(command)}` on {made}. Runs: {md_text(where['machine'])}, torch {md_text(where['torch'])}, "
-        f"{where['dates']}, commit {md_text(where['commits'])}; {len(board.runs)} runs, seeds "
+        f"{md_text(where['dates'])}, commit {md_text(where['commits'])}; {len(board.runs)} runs, seeds "
         f"{', '.join(map(str, board.seeds))} of every entry. Every number is from a run folder found by its config; "
         "an entry without all its seeds is listed under *Not run* with its command, never filled from elsewhere.",
         "",
@@ -229,15 +218,6 @@ def to_html(board: Board, *, command: str, made: str, protocol_lines: Sequence[s
             for e, have in board.not_run
         ],
     }
-    data = {
-        "rank_by": HEADLINE,
-        "rank_title": HEADLINE_TITLE,
-        "rank_higher": direction(HEADLINE),
-        "n_files": len(board.runs),
-        "interval_text": INTERVAL_TEXT,
-        "definitions": SUMMARY_DEFINITIONS,
-        "event_scores": list(EVENT_SCORES),
-        "tracks": tracks,
-        "page": page,
-    }
+    data = html_data(Leaderboard(tracks={}, rank_by=HEADLINE, n_files=len(board.runs)))  # the page-wide keys
+    data.update(rank_title=HEADLINE_TITLE, tracks=tracks, page=page)
     return render_html(data)

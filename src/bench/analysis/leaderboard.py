@@ -148,7 +148,7 @@ def rank_groups(groups: list[Group], key: str) -> dict[str, int | None]:
     return ranks
 
 
-def _generation_zero_problem(results: dict[str, Any]) -> str | None:
+def generation_zero_problem(results: dict[str, Any]) -> str | None:
     """Why generation 0 of one run is not a usable model: none committed (it diverged), or marked unhealthy."""
     generations = results.get("generations") or []
     first = next((g for g in generations if isinstance(g, dict) and g.get("generation") == 0), None)
@@ -162,7 +162,7 @@ def _generation_zero_problem(results: dict[str, Any]) -> str | None:
 
 def not_ranked_reason(g: Group) -> str | None:
     """Why group `g` is listed apart instead of ranked: some seed's generation 0 diverged or is unhealthy."""
-    problems = [(r.seed, p) for r in g.runs if (p := _generation_zero_problem(r.results)) is not None]
+    problems = [(r.seed, p) for r in g.runs if (p := generation_zero_problem(r.results)) is not None]
     if not problems:
         return None
     seeds = ", ".join(str(s) for s, _ in problems)
@@ -235,7 +235,7 @@ def cell(e: Estimate | None, key: str = "", generations: int = -1) -> str:
     return fmt(e.mean) if hw is None else f"{fmt(e.mean)} ± {fmt(hw, 2)}"
 
 
-def _arrow(key: str) -> str:
+def arrow(key: str) -> str:
     return {True: " ↑", False: " ↓", None: ""}[direction(key)]
 
 
@@ -252,7 +252,7 @@ def gen0_unstable_flag(g: Group) -> str | None:
     return f"generation 0 unstable (FID ± {fmt(100 * spread, 3)}% of its mean, limit {fmt(100 * limit, 2)}%)"
 
 
-def _flags(g: Group) -> str:
+def entry_flags(g: Group) -> str:
     # an unhealthy generation 0 is no flag: such an entry is not ranked at all (not_ranked_reason)
     unstable = gen0_unstable_flag(g)
     flags = [unstable] if unstable else []
@@ -264,7 +264,7 @@ def _flags(g: Group) -> str:
 
 def _md_row(board: Leaderboard, g: Group, columns: Sequence[tuple[str, str]], generations: int) -> str:
     rank = board.ranks.get(g.id)
-    entry = md_text(g.label) + (f" ⚠ {md_text(_flags(g))}" if _flags(g) else "")
+    entry = md_text(g.label) + (f" ⚠ {md_text(entry_flags(g))}" if entry_flags(g) else "")
     cells = [fmt(rank) if rank is not None else "–", entry, str(len(g.runs))]
     cells += [cell(g.scores.get(k), k, generations) for k, _ in columns]
     return "| " + " | ".join(cells) + " |"
@@ -282,7 +282,7 @@ def to_markdown(board: Leaderboard) -> str:
     for track, groups in board.tracks.items():
         columns = _columns(groups)
         lines += [f"## {md_text(track.label())}", ""]
-        header = ["rank", "entry", "n", *(f"{t}{_arrow(k)}" for k, t in columns)]
+        header = ["rank", "entry", "n", *(f"{t}{arrow(k)}" for k, t in columns)]
         table_head = [
             "| " + " | ".join(header) + " |",
             "|" + "|".join(["---:", "---", "---:"] + ["---:"] * len(columns)) + "|",
@@ -420,7 +420,7 @@ def html_data(board: Leaderboard, columns: Sequence[tuple[str, str]] = COLUMNS) 
                         "rank": board.ranks.get(g.id),
                         "not_ranked": board.not_ranked.get(g.id),
                         "seeds": g.seeds,
-                        "flags": _flags(g),
+                        "flags": entry_flags(g),
                         "gen0_fid_spread": g.gen0_fid_spread,
                         "gen0_unstable": g.gen0_unstable,
                         "scores": {k: _est(g.scores.get(k)) for k, _ in columns},
@@ -499,12 +499,12 @@ def console_summary(board: Leaderboard, written: Sequence[Path]) -> str:
         width = max(len(g.label) for g in groups)
         for g in groups:
             rank = board.ranks.get(g.id)
-            flags = f"  ⚠ {_flags(g)}" if _flags(g) else ""
+            flags = f"  ⚠ {entry_flags(g)}" if entry_flags(g) else ""
             if g.id in board.not_ranked:
                 flags += f"  not ranked: {board.not_ranked[g.id]}"
             lines.append(
                 f"  {fmt(rank) if rank is not None else '–':>3}. {console_text(g.label):<{width}}  "
-                f"{title}{_arrow(board.rank_by)} "
+                f"{title}{arrow(board.rank_by)} "
                 f"{cell(g.scores.get(board.rank_by), board.rank_by, track.generations)}  (n={len(g.runs)})"
                 + console_text(flags)
             )
