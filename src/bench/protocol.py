@@ -98,19 +98,32 @@ def check(config: Any) -> None:
         )
 
 
+def asset_mismatches(
+    name: str, dataset_checksum: Any, extractor: Any, extractor_sha256: Any
+) -> list[tuple[str, Any, Any]]:
+    """(what, this run's, the protocol's) where the data and feature extractor a run used are not protocol `name`'s,
+    against the package's own copy of the protocol."""
+    ref = reference(name)
+    return [
+        (what, have, ref[key])
+        for what, have, key in (
+            ("data checksum", dataset_checksum, "protocol.data_checksum"),
+            ("feature extractor", extractor, "protocol.extractor"),
+            ("feature extractor sha256", extractor_sha256, "protocol.extractor_sha256"),
+        )
+        if have != ref[key]
+    ]
+
+
 def check_assets(config: Mapping[Any, Any], dataset_checksum: str, extractor: str, extractor_sha256: str) -> None:
     """Refuse a run whose data or feature extractor are not the protocol's (checked once they are loaded)."""
     node = config.get("protocol")
     if not node:
         return
-    name = node["name"]
-    for what, have, want in (
-        ("data checksum", dataset_checksum, node["data_checksum"]),
-        ("feature extractor", extractor, node["extractor"]),
-        ("feature extractor sha256", extractor_sha256, node["extractor_sha256"]),
-    ):
-        if have != want:
-            raise BenchError(f"this run's {what} is {have}, protocol {name} fixes {want}: not the protocol's files")
+    bad = asset_mismatches(node["name"], dataset_checksum, extractor, extractor_sha256)
+    if bad:
+        what, have, want = bad[0]
+        raise BenchError(f"this run's {what} is {have}, protocol {node['name']} fixes {want}: not the protocol's files")
 
 
 def results_violations(results: Mapping[str, Any]) -> list[str]:
@@ -120,13 +133,10 @@ def results_violations(results: Mapping[str, Any]) -> list[str]:
     node = results["config"].get("protocol")
     if bad or not node:
         return bad
-    ref = reference(node["name"])
     dataset, extractor = results.get("dataset", {}), results.get("feature_extractor", {})
-    for what, have, key in (
-        ("data checksum", dataset.get("checksum"), "protocol.data_checksum"),
-        ("feature extractor", extractor.get("name"), "protocol.extractor"),
-        ("feature extractor sha256", extractor.get("sha256"), "protocol.extractor_sha256"),
-    ):
-        if have != ref[key]:
-            bad.append(f"{what} {have} (protocol {node['name']} fixes {ref[key]})")
-    return bad
+    return [
+        f"{what} {have} (protocol {node['name']} fixes {want})"
+        for what, have, want in asset_mismatches(
+            node["name"], dataset.get("checksum"), extractor.get("name"), extractor.get("sha256")
+        )
+    ]

@@ -8,7 +8,6 @@ its seeds is listed as not run with its command. Writes docs/leaderboard.md and 
 
 from __future__ import annotations
 
-import subprocess  # nosec B404 # runs `python -m bench` itself, an argument list, never a shell
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +63,7 @@ def _build(args) -> list[Path]:
     from bench import protocol as protocols
     from bench.analysis import board as published
     from bench.analysis.board_page import to_html, to_markdown
+    from bench.cli.multirun import run_seeds
     from bench.errors import BenchError
     from bench.io.atomic import write_text
     from bench.io.writable import check_writable_folder
@@ -81,12 +81,7 @@ def _build(args) -> list[Path]:
         missing = [s for s in seeds if s not in found[e.key].runs]
         if e.model not in to_run or not missing:
             continue
-        launcher = ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.jobs}"] if args.jobs > 1 else []
-        command = [sys.executable, "-m", "bench", "-m", *e.arm.overrides, *args.overrides, *launcher]
-        command.append(f"seed={','.join(str(s) for s in missing)}")
-        print("running: " + " ".join(command[1:]), flush=True)
-        if subprocess.run(command).returncode != 0:  # nosec B603 # sys.executable -m bench, the user's overrides
-            raise BenchError(f"the runs of {e.key} failed: {' '.join(command[1:])}")
+        run_seeds(e.key, [*e.arm.overrides, *args.overrides], missing, jobs=args.jobs)
     if to_run:
         found = published.find([args.outputs], board_entries, seeds, args.overrides)
     board = published.build(found, board_entries, seeds, args.protocol)

@@ -11,7 +11,6 @@ instead: the same claims with the latent flow preset (`model=ldm`), whose runs t
 
 from __future__ import annotations
 
-import subprocess  # nosec B404 # runs `python -m bench` itself, an argument list, never a shell
 import sys
 from pathlib import Path
 
@@ -135,7 +134,7 @@ def _build(args) -> str:
     from bench.analysis.reproductions.gaussian import verdict as law_verdict
     from bench.analysis.reproductions.page import render
     from bench.analysis.reproductions.verdicts import NOT_RUN, Verdict, judge
-    from bench.errors import BenchError
+    from bench.cli.multirun import run_seeds
 
     seeds, claims = _parse(args)
     arms = [ARMS[k] for k in dict.fromkeys(k for c in claims for k in c.arms)]
@@ -147,12 +146,7 @@ def _build(args) -> str:
             missing = [s for s in seeds if s not in found[arm.key].runs]
             if not missing:
                 continue
-            launcher = ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.jobs}"] if args.jobs > 1 else []
-            command = [sys.executable, "-m", "bench", "-m", *arm.overrides, *args.overrides, *launcher]
-            command.append(f"seed={','.join(str(s) for s in missing)}")
-            print("running: " + " ".join(command[1:]), flush=True)
-            if subprocess.run(command).returncode != 0:  # nosec B603 # sys.executable -m bench, the user's overrides
-                raise BenchError(f"the runs of {arm.key} failed: {' '.join(command[1:])}")
+            run_seeds(arm.key, [*arm.overrides, *args.overrides], missing, jobs=args.jobs)
         keys = arm_keys(arms, args.overrides)
     found = collect([outputs] if outputs.exists() else [], arms, seeds, keys)
 
