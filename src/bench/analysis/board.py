@@ -161,10 +161,9 @@ def entries(
 
 
 def protocol_seeds(protocol: str) -> list[int]:
-    from bench.config import compose
+    from bench.protocol import reference  # composed once per protocol (cached)
 
-    cfg = compose([f"protocol={protocol}", "run_dir=."])
-    return [int(s) for s in cfg.protocol.seeds]
+    return [int(s) for s in reference(protocol)["protocol.seeds"]]
 
 
 def pick(names: str | None, known: Sequence[Model] | Sequence[Mitigation], what: str) -> list:
