@@ -38,6 +38,7 @@ NOT_RESULT_KEYS: tuple[str, ...] = (
 ADDED_KEYS: dict[str, Any] = {
     "model.prediction_type": "epsilon",  # model=ddpm, before v-prediction was offered
     "model.snr_gamma": None,  # model=ddpm, before min-SNR-gamma weighting was offered
+    "model.lr_schedule": "constant",  # ddpm, flow, ldm: before the cosine decay was offered
 }
 # the feature spaces `metrics.extractor=NAME` builds by name: their loaders (registered targets of the trust boundary)
 STANDARD_EXTRACTORS: dict[str, str] = {

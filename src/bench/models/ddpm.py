@@ -76,6 +76,7 @@ class DDPM(L.LightningModule):
         snr_gamma: float | None = None,
         lr: float = 1e-3,
         warmup_steps: int = 100,
+        lr_schedule: str = "constant",
         ema_decay: float = 0.999,
         ema_power: float = 0.75,
     ):
@@ -85,6 +86,7 @@ class DDPM(L.LightningModule):
         check_positive("model.num_train_timesteps", num_train_timesteps)
         check_fraction("model.label_dropout", label_dropout)
         check_fraction("model.ema_decay", ema_decay)
+        unet_parts.check_lr_schedule(lr_schedule)
         if prediction_type not in PREDICTION_TYPES:
             allowed = ", ".join(PREDICTION_TYPES)
             raise BenchError(f"model.prediction_type={prediction_type!r} is not known; allowed: {allowed}")
@@ -178,10 +180,13 @@ class DDPM(L.LightningModule):
             self.ema = None
 
     def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.unet.parameters(), lr=self.hparams.lr, weight_decay=0.0)
-        warmup = max(1, int(self.hparams.warmup_steps))
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return unet_parts.optimizer(
+            self.unet.parameters(),
+            lr=self.hparams.lr,
+            warmup_steps=self.hparams.warmup_steps,
+            schedule=self.hparams.lr_schedule,
+            total_steps=self.trainer.max_steps,
+        )
 
     # sampling
     def sampling_settings(self, **sampling) -> dict:

@@ -68,6 +68,7 @@ class Flow(L.LightningModule):
         logit_std: float = 1.0,
         lr: float = 1e-3,
         warmup_steps: int = 100,
+        lr_schedule: str = "constant",
         ema_decay: float = 0.999,
         ema_power: float = 0.75,
         space_shape: tuple[int, int, int] | None = None,
@@ -78,6 +79,7 @@ class Flow(L.LightningModule):
         check_positive("model.layers_per_block", layers_per_block)
         check_fraction("model.label_dropout", label_dropout)
         check_fraction("model.ema_decay", ema_decay)
+        unet_parts.check_lr_schedule(lr_schedule)
         if time_sampling not in TIME_SAMPLINGS:
             raise BenchError(
                 f"model.time_sampling={time_sampling!r} is not known; allowed: {', '.join(TIME_SAMPLINGS)}"
@@ -181,10 +183,13 @@ class Flow(L.LightningModule):
             self.ema = None
 
     def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.unet.parameters(), lr=self.hparams.lr, weight_decay=0.0)
-        warmup = max(1, int(self.hparams.warmup_steps))
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return unet_parts.optimizer(
+            self.unet.parameters(),
+            lr=self.hparams.lr,
+            warmup_steps=self.hparams.warmup_steps,
+            schedule=self.hparams.lr_schedule,
+            total_steps=self.trainer.max_steps,
+        )
 
     # sampling
     def sampling_settings(self, **sampling) -> dict:

@@ -11,11 +11,13 @@ import math
 
 import torch
 from diffusers import UNet2DModel
+from diffusers.optimization import get_cosine_schedule_with_warmup
 from diffusers.training_utils import EMAModel
 
 from bench.errors import BenchError
 
 CLASS_BALANCES = ("train", "real", "uniform")
+LR_SCHEDULES = ("constant", "cosine")
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -82,6 +84,27 @@ def start_ema(module: torch.nn.Module, *, decay: float, power: float, device) ->
     )
     ema.to(device)
     return ema
+
+
+def check_lr_schedule(schedule: str) -> str:
+    if schedule not in LR_SCHEDULES:
+        raise BenchError(f"model.lr_schedule={schedule!r} is not known; allowed: {', '.join(LR_SCHEDULES)}")
+    return schedule
+
+
+def optimizer(params, *, lr: float, warmup_steps: int, schedule: str, total_steps: int) -> dict:
+    """AdamW with a linear warm-up over `warmup_steps`, then a constant learning rate (`constant`) or diffusers'
+    cosine decay to 0 at `total_steps` (`cosine`: the last steps take small steps, so where training ends depends
+    less on the noise of its last batches). Lightning's configure_optimizers dict, stepped every optimizer step."""
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    warmup = max(1, int(warmup_steps))
+    if schedule == "cosine":
+        if total_steps <= 0:
+            raise BenchError(f"model.lr_schedule=cosine needs trainer.max_steps > 0 (got {total_steps})")
+        sched = get_cosine_schedule_with_warmup(opt, num_warmup_steps=warmup, num_training_steps=int(total_steps))
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup))
+    return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
 def label_probs(source: str, *, num_classes: int, class_shares, label_counts: torch.Tensor) -> torch.Tensor:
