@@ -5,6 +5,7 @@ two-generation run through the CLI that resumes exactly after kill -9.
 Tiny networks (8 channels, two sampling steps) keep every test to seconds on 2 cores.
 """
 
+import itertools
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ from omegaconf import OmegaConf
 
 from bench.engine.train import fit
 from bench.errors import BenchError
+from bench.models import unet_parts
 from bench.models.flow import Flow
 from bench.models.ldm import LatentFlow
 from conftest import kill_after_first_generation
@@ -138,11 +140,49 @@ def test_bad_sampling_settings_are_one_line(setting, message):
         ({"time_sampling": "beta"}, "model.time_sampling='beta' is not known; allowed: logit_normal, uniform"),
         ({"logit_std": 0}, "model.logit_std=0 must be > 0"),
         ({"autoencoder": "shared"}, "model.autoencoder='shared' is not known; allowed: frozen, retrain"),
+        ({"lr_schedule": "linear"}, "model.lr_schedule='linear' is not known; allowed: constant, cosine"),
     ],
 )
 def test_bad_model_settings_are_one_line(kw, message):
     with pytest.raises(BenchError, match=message):
         LatentFlow(image_shape=SHAPE, **{**TINY_LDM, **kw})
+
+
+def lrs_over(schedule: str, steps: int) -> list[float]:
+    """The learning rate at each of `steps` optimizer steps, as Lightning steps the scheduler (once a step)."""
+    opt = unet_parts.optimizer(
+        [torch.nn.Parameter(torch.zeros(1))], lr=1.0, warmup_steps=10, schedule=schedule, total_steps=steps
+    )
+    out = []
+    for _ in range(steps):
+        out.append(opt["optimizer"].param_groups[0]["lr"])
+        opt["optimizer"].step()
+        opt["lr_scheduler"]["scheduler"].step()
+    return out
+
+
+def test_the_cosine_schedule_warms_up_then_decays_to_zero_and_constant_stays():
+    cosine, constant = lrs_over("cosine", 110), lrs_over("constant", 110)
+    # warm-up: linear to the peak at step 10 (cosine from 0, constant from 1/10), then the same peak
+    assert cosine[0] == 0 and cosine[5] == pytest.approx(0.5) and cosine[10] == pytest.approx(1.0)
+    assert constant[0] == pytest.approx(0.1) and constant[9] == pytest.approx(1.0) and set(constant[9:]) == {1.0}
+    # cosine: half the peak halfway through the decay (step 10 + 100 / 2), near 0 at the last step
+    assert cosine[60] == pytest.approx(0.5) and cosine[-1] < 1e-3
+    assert all(a >= b for a, b in itertools.pairwise(cosine[10:])), "the decay never rises"
+    with pytest.raises(BenchError, match=r"model.lr_schedule=cosine needs trainer.max_steps > 0 \(got -1\)"):
+        weights = [torch.nn.Parameter(torch.zeros(1))]
+        unet_parts.optimizer(weights, lr=1, warmup_steps=1, schedule="cosine", total_steps=-1)
+
+
+def test_a_cosine_run_ends_at_a_learning_rate_near_zero_and_a_constant_one_at_its_peak(mnist):
+    """trainer.max_steps reaches the schedule through Lightning: the decay ends where training does."""
+    ends = {}
+    for schedule in ("cosine", "constant"):
+        torch.manual_seed(0)
+        model = Flow(image_shape=SHAPE, **{**TINY_FLOW, "lr_schedule": schedule, "lr": 1e-3})
+        fit(model, mnist.train_images[:16], trainer_cfg=OmegaConf.merge(TRAINER, {"max_steps": 6}), seed=0)
+        ends[schedule] = model.trainer.optimizers[0].param_groups[0]["lr"]
+    assert ends["cosine"] < 1e-6 and ends["constant"] == pytest.approx(1e-3)
 
 
 def test_conditional_guided_sampling_draws_the_given_labels(mnist):
