@@ -82,6 +82,14 @@ def point_folder(out: Path, overrides: list[str], seed: int) -> Path:
     return out / ("_".join(re.sub(r"[^\w.-]+", "-", o) for o in overrides) + f"_seed{seed}")
 
 
+def point_command(overrides: list[str], seed: int, folder: Path) -> list[str]:
+    """The point's `python -m bench` command: generation 0 alone, unless the point asks for more generations
+    (`--extra loop.generations=3`: the same run then also shows the setting collapsing under the default loop,
+    `replace`, and its generation 0 is the table's row)."""
+    length = [] if any(o.startswith("loop.generations=") for o in overrides) else ["loop.generations=1"]
+    return [sys.executable, "-m", "bench", *overrides, f"seed={seed}", *length, f"run_dir={folder}"]
+
+
 def run_point(overrides: list[str], seed: int, out: Path) -> dict:
     """One generation 0 (resumed if already finished); its results.json's generation 0 and the config's sizes."""
     folder = point_folder(out, overrides, seed)
@@ -89,8 +97,7 @@ def run_point(overrides: list[str], seed: int, out: Path) -> dict:
     # a finished point is read, not resumed: a resume re-checks the config, which a key added to conf/ since the
     # point ran (with a default that keeps the old behaviour) would refuse
     if not (done.exists() and json.loads(done.read_text()).get("status") == "finished"):
-        cmd = [sys.executable, "-m", "bench", *overrides, f"seed={seed}", "loop.generations=1", f"run_dir={folder}"]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(point_command(overrides, seed, folder), check=True, stdout=subprocess.DEVNULL)
     results = json.loads(done.read_text())
     return {"gen": results["generations"][0], "config": results["config"]}
 

@@ -42,3 +42,10 @@ def test_a_point_folder_is_a_plain_name_and_the_study_s_folders_keep_theirs(tmp_
     assert recipe.point_folder(tmp_path, ["model=ldm", "trainer.num_threads=1"], 0).name == (
         "model-ldm_trainer.num_threads-1_seed0"
     )
+
+
+def test_a_point_runs_generation_0_alone_unless_it_asks_for_more_generations(tmp_path):
+    one = recipe.point_command(["model=ldm"], 2, tmp_path)
+    assert one[-4:] == ["model=ldm", "seed=2", "loop.generations=1", f"run_dir={tmp_path}"]
+    three = recipe.point_command(["model=ldm", "loop.generations=3"], 0, tmp_path)
+    assert [o for o in three if o.startswith("loop.generations=")] == ["loop.generations=3"], "Hydra refuses twice"
