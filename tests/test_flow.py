@@ -10,11 +10,13 @@ import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import OmegaConf
 
 from bench.engine.train import fit
@@ -183,6 +185,17 @@ def test_a_cosine_run_ends_at_a_learning_rate_near_zero_and_a_constant_one_at_it
         fit(model, mnist.train_images[:16], trainer_cfg=OmegaConf.merge(TRAINER, {"max_steps": 6}), seed=0)
         ends[schedule] = model.trainer.optimizers[0].param_groups[0]["lr"]
     assert ends["cosine"] < 1e-6 and ends["constant"] == pytest.approx(1e-3)
+
+
+def test_a_sigterm_stops_the_autoencoder_s_training_at_its_next_step(mnist):
+    """Lightning's signal connector only records a SIGTERM; its loops check the flag, and so must ours."""
+    model = LatentFlow(image_shape=SHAPE, **{**TINY_LDM, "autoencoder_steps": 1000})
+    model._trainer = types.SimpleNamespace(received_sigterm=True, precision="32-true")
+    before = {k: v.clone() for k, v in model.vae.state_dict().items()}
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(mnist.train_images[:16], torch.zeros(16)))
+    with pytest.raises(SIGTERMException):
+        model.train_autoencoder(loader)
+    assert all(torch.equal(before[k], v) for k, v in model.vae.state_dict().items()), "not one step taken"
 
 
 def test_conditional_guided_sampling_draws_the_given_labels(mnist):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from bench.errors import BenchError, Diverged, check_positive
 from bench.models import unet_parts
@@ -125,6 +126,9 @@ class LatentFlow(Flow):
         step, steps = 0, int(self.hparams.autoencoder_steps)
         while step < steps:
             for images, _ in loader:
+                # a SIGTERM (a scheduler's stop) ends the run here as in Lightning's own loops, not minutes later
+                if getattr(self.trainer, "received_sigterm", False):
+                    raise SIGTERMException()
                 with unet_parts.autocast("bf16" if bf16 else "fp32", self.device):
                     loss, mse = self.autoencoder_loss(images.to(self.device))
                 opt.zero_grad(set_to_none=True)
