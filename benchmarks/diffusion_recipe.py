@@ -28,6 +28,8 @@ from scipy import stats
 
 # name -> overrides. Each grid asks one question; the presets in conf/ are the winners. docs/diffusion_recipe.md
 # says which grids were run on which machine (the "ablations" grid is listed for a longer session or a faster CPU).
+# model=ldm as first shipped: its settings since changed in conf/model/ldm.yaml, so its rows spell them out
+FIRST_LDM = ["model=ldm", "model.channels=[64,128]", "model.lr_schedule=constant"]
 GRIDS: dict[str, dict[str, list[str]]] = {
     # the old preset, as shipped before this study: the baseline every row is read against
     "baseline": {
@@ -37,23 +39,24 @@ GRIDS: dict[str, dict[str, list[str]]] = {
     "flow": {
         "flow (preset, 1000 steps)": ["model=flow"],
     },
-    # latent flow: the preset and half its flow training
+    # latent flow, the first preset (64/128 UNet, constant learning rate) and half its flow training
     "ldm": {
-        "ldm flow 700 steps": ["model=ldm", "trainer.max_steps=700"],
-        "ldm (preset, 1400 steps)": ["model=ldm"],
+        "ldm flow 700 steps": [*FIRST_LDM, "trainer.max_steps=700"],
+        "ldm 64/128, 1400 steps (first preset)": [*FIRST_LDM, "trainer.max_steps=1400"],
     },
-    # the preset alone: its seed interval, and the same seed at another thread count
+    # the first preset alone: its seed interval, and the same seed at another thread count
     "ldm_preset": {
-        "ldm (preset, 1400 steps)": ["model=ldm"],
+        "ldm 64/128, 1400 steps (first preset)": [*FIRST_LDM, "trainer.max_steps=1400"],
     },
     # the DDPM given the pixel flow's training seconds (its steps cost 0.75 s against the flow's 1.2 s at 1 thread)
     "ddpm_time": {
         "ddpm_cpu at the flow's seconds (1600 steps)": ["model=ddpm", "experiment=ddpm_cpu", "trainer.max_steps=1600"],
     },
-    # a cheaper, annealed latent flow: a quarter of the UNet's parameters (0.65M), twice its steps, and the learning
-    # rate decayed to 0 (cosine) so that where training stops depends less on its last batches (the seed spread)
+    # the preset since 2026-12 (conf/model/ldm.yaml), spelt out: a quarter of the first preset's UNet (0.65M
+    # parameters), twice its steps, and the learning rate decayed to 0 (cosine) so that where training stops
+    # depends less on its last batches (the seeds' spread)
     "ldm_fast": {
-        "ldm 32/64, 3000 steps, cosine": [
+        "ldm 32/64, 3000 steps, cosine (preset)": [
             "model=ldm",
             "model.channels=[32,64]",
             "trainer.max_steps=3000",
@@ -69,6 +72,7 @@ GRIDS: dict[str, dict[str, list[str]]] = {
         "ddpm min-SNR-5": ["model=ddpm", "experiment=ddpm_cpu", "model.snr_gamma=5"],
         "flow 2000 steps": ["model=flow", "trainer.max_steps=2000"],
         "flow uniform t": ["model=flow", "model.time_sampling=uniform"],
+        "ldm first preset, cosine": ["model=ldm", "model.channels=[64,128]", "trainer.max_steps=1400"],
         "ldm 10 Euler steps": ["model=ldm", "sampling.steps=10"],
         "ldm uniform t": ["model=ldm", "model.time_sampling=uniform"],
         "ldm no EMA": ["model=ldm", "model.ema_decay=0"],

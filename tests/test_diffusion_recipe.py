@@ -49,3 +49,11 @@ def test_a_point_runs_generation_0_alone_unless_it_asks_for_more_generations(tmp
     assert one[-4:] == ["model=ldm", "seed=2", "loop.generations=1", f"run_dir={tmp_path}"]
     three = recipe.point_command(["model=ldm", "loop.generations=3"], 0, tmp_path)
     assert [o for o in three if o.startswith("loop.generations=")] == ["loop.generations=3"], "Hydra refuses twice"
+
+
+def test_no_grid_point_sets_a_key_twice():
+    """Hydra refuses an override given twice: a point built from FIRST_LDM plus a changed key would fail to start."""
+    for grid in recipe.GRIDS.values():
+        for overrides in grid.values():
+            keys = [o.split("=", 1)[0] for o in overrides]
+            assert len(keys) == len(set(keys)), overrides
