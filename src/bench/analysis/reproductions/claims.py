@@ -4,8 +4,8 @@ An arm is a list of overrides of `python -m bench`; its runs are found in the ru
 config (`evidence.py`), so a run made by hand with the same overrides counts as well. Every claim is the anchor
 paper's qualitative statement, the arms that test it, and a verdict rule over paired seed differences
 (`verdicts.py`). Sizes are the defaults (VAE on MNIST, D_0 of 4,000, 5 generations): a run takes about a minute
-on 2 CPU cores. The diffusion arms (`ldm_*`: the latent flow preset, 3 generations) take 30-40 minutes a run at
-one thread each, two side by side on 2 cores; their claims are the VAE's, judged by the same rules.
+on 2 CPU cores. The diffusion arms (`ldm_*`: the latent flow preset, 3 generations) take 85-90 minutes a run at
+one thread each, three side by side on 2 cores; their claims are the VAE's, judged by the same rules.
 """
 
 from __future__ import annotations
