@@ -180,13 +180,7 @@ class DDPM(L.LightningModule):
             self.ema = None
 
     def configure_optimizers(self):
-        return unet_parts.optimizer(
-            self.unet.parameters(),
-            lr=self.hparams.lr,
-            warmup_steps=self.hparams.warmup_steps,
-            schedule=self.hparams.lr_schedule,
-            total_steps=self.trainer.max_steps,
-        )
+        return unet_parts.configure_optimizers(self)
 
     # sampling
     def sampling_settings(self, **sampling) -> dict:

@@ -92,6 +92,18 @@ def check_lr_schedule(schedule: str) -> str:
     return schedule
 
 
+def configure_optimizers(module) -> dict:
+    """A diffusion model's Lightning configure_optimizers: its UNet's AdamW and schedule from its hparams
+    (lr, warmup_steps, lr_schedule) and the trainer's max_steps, where the cosine decay ends."""
+    return optimizer(
+        module.unet.parameters(),
+        lr=module.hparams.lr,
+        warmup_steps=module.hparams.warmup_steps,
+        schedule=module.hparams.lr_schedule,
+        total_steps=module.trainer.max_steps,
+    )
+
+
 def optimizer(params, *, lr: float, warmup_steps: int, schedule: str, total_steps: int) -> dict:
     """AdamW with a linear warm-up over `warmup_steps`, then a constant learning rate (`constant`) or diffusers'
     cosine decay to 0 at `total_steps` (`cosine`: the last steps take small steps, so where training ends depends
