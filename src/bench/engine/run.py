@@ -91,6 +91,7 @@ def _run(cfg: DictConfig, config: dict) -> dict:
 
     plan = prepare(cfg)  # real data, the loop and the scoring, all validated before any training
     header = results_header(plan, config, str(cfg.trainer.accelerator))
+    _say_precision(cfg, header["environment"])
     extractor = header["feature_extractor"]
     protocol.check_assets(config, header["dataset"]["checksum"], extractor["name"], extractor["sha256"])
     _check_same_pool(previous, plan.real.contamination, folder.path)
@@ -100,6 +101,22 @@ def _run(cfg: DictConfig, config: dict) -> dict:
     out = read_json(folder.path / "results.json")
     assert out is not None
     return out
+
+
+def _say_precision(cfg: DictConfig, env: dict) -> None:
+    """`precision: auto` takes bf16 or fp32 by the machine (bench.models.precision): say which, since the numbers
+    of one config differ between the two."""
+    autos = [
+        k
+        for k, v in (
+            ("trainer", cfg.trainer.get("precision")),
+            ("sampling", (cfg.get("sampling") or {}).get("precision")),
+        )
+        if v == "auto"
+    ]
+    if autos:
+        how = "bf16 (native here)" if env["bf16_native"] else f"fp32 ({env['device']} has no native bf16)"
+        log.info(f"precision auto for {' and '.join(autos)}: {how}")
 
 
 def _resume(folder: RunFolder, header: dict, plan: Plan) -> list[dict]:

@@ -22,8 +22,10 @@ from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 from bench.build import build  # noqa: E402
 from bench.engine.train_callbacks import EpochLines, FiniteCheck  # noqa: E402
 from bench.errors import BenchError, check_positive  # noqa: E402
+from bench.models.precision import trainer_precision  # noqa: E402
 
-PRECISIONS = ("32-true", "32", "bf16-mixed", "bf16-true", "16-mixed", "64-true")
+# auto: bf16-mixed where the training device has native bf16, 32-true elsewhere (bench.models.precision)
+PRECISIONS = ("32-true", "32", "bf16-mixed", "bf16-true", "16-mixed", "64-true", "auto")
 # Lightning strategies a generation can train under. Multi-GPU (or multi-process CPU) data parallel training is
 # ddp_spawn: the workers train, and the trained weights come back to this process, which samples and scores once.
 # Plain `ddp` re-launches the whole command once per device, which would run every generation's sampling, scoring
@@ -100,7 +102,7 @@ def fit(
         devices=trainer_cfg.devices,
         strategy=str(trainer_cfg.get("strategy", "auto")),
         **training_length(trainer_cfg),
-        precision=str(trainer_cfg.get("precision", "32-true")),
+        precision=trainer_precision(str(trainer_cfg.get("precision", "32-true")), str(trainer_cfg.accelerator)),
         gradient_clip_val=trainer_cfg.get("gradient_clip_val"),
         logger=logger,
         log_every_n_steps=int(trainer_cfg.get("log_every_n_steps", 50)),

@@ -15,10 +15,11 @@ from diffusers.optimization import get_cosine_schedule_with_warmup
 from diffusers.training_utils import EMAModel
 
 from bench.errors import BenchError
+from bench.models.precision import sampling_precision
 
 CLASS_BALANCES = ("train", "real", "uniform")
 LR_SCHEDULES = ("constant", "cosine")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "auto")  # auto: bf16 where the device has native bf16 (bench.models.precision)
 
 
 def check_channels(channels, norm_num_groups: int) -> tuple[int, ...]:
@@ -132,8 +133,9 @@ def label_probs(source: str, *, num_classes: int, class_shares, label_counts: to
 
 
 def autocast(precision: str, device: torch.device):
-    """bf16 autocast of the network calls when `precision` is bf16 (2.5x the images/s of fp32 on a 2-core CPU)."""
-    if precision == "bf16":
+    """bf16 autocast of the network calls when `precision` is bf16, or auto on a device with native bf16
+    (bench.models.precision: 2.5x the images/s of fp32 on such a CPU, 16x slower on a CPU that emulates it)."""
+    if sampling_precision(precision, device) == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from bench.models.precision import device_type, native_bf16
+
 PACKAGES = ("torch", "torchvision", "lightning", "diffusers", "torchmetrics", "hydra-core", "numpy")
 SOURCE = Path(__file__).resolve().parents[1]
 
@@ -69,6 +71,8 @@ def environment(accelerator: str = "cpu") -> dict:
         "accelerator": accelerator,
         "device": device_name(accelerator),
         "torch_threads": torch.get_num_threads(),
+        # what `precision: auto` (trainer and sampling) resolved to here: bf16 when true, fp32 when false
+        "bf16_native": native_bf16(device_type(accelerator)),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": commit,
         "source_dirty": source_dirty(commit),
