@@ -7,7 +7,9 @@ call at batch 500 (sampling's batch: a sampling step), and one step of the autoe
 of 10 after 2 warm-up steps. A generation's seconds are about: autoencoder steps x its step (generation 0, or every
 generation with `model.autoencoder=retrain`) + trainer.max_steps x the UNet's step + 8 x sampling.steps x the forward
 call (4,000 images). The random inputs cost what real ones do: the arithmetic does not depend on the values. Not a
-test: the figures depend on the CPU (bf16 is faster than fp32 on some, slower on others) and on what else runs.
+test: the figures depend on the CPU and on what else runs. bf16 was 2.5x faster than fp32 on one 2-core CPU, 1.45x
+slower on an Intel Xeon without AMX and 16x slower on an AVX2-only AMD EPYC that emulates it; `auto` (the presets'
+precision) is what bench.models.precision picks on this machine, printed on the first line.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 
 from bench.models import unet_parts
 from bench.models.ldm import LatentFlow
+from bench.models.precision import native_bf16, sampling_precision
 
 
 def median_seconds(step, repeats: int = 10, warmup: int = 2) -> float:
@@ -79,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_flush_denormal(True)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    print(f"{args.threads} threads; seconds (median of 10)")
+    auto = sampling_precision("auto", torch.device("cpu"))
+    print(f"{args.threads} threads; native bf16: {native_bf16('cpu')} (auto takes {auto}); seconds (median of 10)")
     print("| part | precision | parameters | training step, batch 128 | forward at batch 500 |\n|---|---|---|---|---|")
     for precision in args.precision:
         for spec in args.channels:

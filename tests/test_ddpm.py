@@ -101,7 +101,7 @@ def test_sampling_is_uint8_of_the_data_shape_and_seeded(sampler):
         ({"guidance": 2.0}, "sampling.guidance=2.0 needs a class-conditional model"),
         ({"temperature": 0.5}, "sampling.temperature is not a setting of model ddpm; allowed:"),
         ({"clip_sample": "yes"}, "sampling.clip_sample='yes' must be true or false"),
-        ({"precision": "fp8"}, "sampling.precision='fp8' is not known; allowed: fp32, bf16"),
+        ({"precision": "fp8"}, "sampling.precision='fp8' is not known; allowed: fp32, bf16, auto"),
     ],
 )
 def test_bad_sampling_settings_are_one_line(setting, message):

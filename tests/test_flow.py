@@ -224,6 +224,39 @@ def test_a_frozen_autoencoder_is_taken_over_and_a_retrained_one_is_not(mnist):
         assert torch.equal(later.latent_scale, first.latent_scale) is kept
 
 
+def test_the_latent_cache_draws_what_encoding_each_batch_draws(mnist):
+    """The flow trains on latents drawn from D_t's posteriors encoded once; with the same global seed a batch's
+    draws equal encoding it then sampling (AutoencoderKL's own path), duplicates share a row, and an image that is
+    not in D_t is a KeyError rather than a silent wrong latent."""
+    from bench.models.ldm import LatentCache
+
+    torch.manual_seed(0)
+    model = LatentFlow(image_shape=SHAPE, **TINY_LDM)
+    model.latent_scale.fill_(0.7)
+    images = torch.cat([mnist.train_images[:20], mnist.train_images[:3]])  # three images twice
+    cache = LatentCache(images, lambda b: model.vae.encode(model.images_to_unit(b)).latent_dist)
+    assert len(cache.index) == 20 and len(cache.mean) == 23
+    model.latent_cache = cache
+    batch = images[torch.tensor([22, 5, 0, 13, 2])]
+    torch.manual_seed(3)
+    cached = model.training_space(batch)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        encoded = model.to_space(batch)
+    torch.testing.assert_close(cached, encoded, rtol=1e-5, atol=1e-5)
+    with pytest.raises(KeyError):
+        cache.sample(mnist.train_images[30:31])
+
+
+def test_fit_encodes_the_training_set_once_and_lets_it_go(mnist, monkeypatch):
+    model = LatentFlow(image_shape=SHAPE, **TINY_LDM)
+    calls = []
+    real_encode = model.encode_training_set
+    monkeypatch.setattr(model, "encode_training_set", lambda images: calls.append(len(images)) or real_encode(images))
+    fit(model, mnist.train_images[:16], trainer_cfg=TRAINER, seed=0)
+    assert calls == [16] and model.latent_cache is None
+
+
 TINY_RUN = [
     "model=ldm",
     "model.channels=[8,8]",

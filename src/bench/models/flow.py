@@ -112,6 +112,10 @@ class Flow(L.LightningModule):
         x = images_uint8.float() / 127.5 - 1.0
         return F.pad(x, self.pad, value=-1.0)
 
+    def training_space(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        """A training batch in the flow's space (bench.models.ldm draws it from latents encoded once a generation)."""
+        return self.to_space(images_uint8)
+
     def from_space(self, x: torch.Tensor) -> torch.Tensor:
         _, h, w = self.hparams.image_shape
         return unet_parts.to_uint8(finite_samples(x[..., :h, :w]))
@@ -157,7 +161,7 @@ class Flow(L.LightningModule):
     def training_step(self, batch, batch_idx):
         images, labels = batch
         with torch.no_grad():
-            x0 = self.to_space(images)
+            x0 = self.training_space(images)
         loss = self.flow_loss(x0, self.train_labels(labels))[0].mean()
         self.log("flow_mse", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss

@@ -9,6 +9,9 @@ Training a generation: the autoencoder first, in its own loop of `autoencoder_st
 (reconstruction MSE + `kl_weight` x KL), then its latents' scale is fixed (1 / their standard deviation, diffusers'
 `scaling_factor`), then the flow trains for `trainer.max_steps` on the scaled latents of D_t (posterior samples).
 `trainer.max_steps` counts the flow's steps in both modes, so frozen and retrained runs give the flow equal compute.
+The autoencoder does not change while the flow trains, so D_t is encoded once (each image's posterior mean and
+standard deviation, `LatentCache`) and every step draws its batch's latents from those: the same draws as
+encoding the batch each step, without an encoder pass a step (which cost as much as the flow's own step on a CPU).
 
 `autoencoder` says what "collapse" is measured on, and results record it (the resolved config):
 - `frozen`: the autoencoder is trained once on D_0 at generation 0 and every later generation takes it over
@@ -30,6 +33,31 @@ from bench.models.flow import Flow
 
 AUTOENCODER_MODES = ("frozen", "retrain")
 SCALE_IMAGES = 2000  # latents whose standard deviation sets the scale
+ENCODE_BATCH = 500
+
+
+class LatentCache:
+    """The autoencoder's posterior (mean, standard deviation) of every distinct image of D_t, looked up by the
+    image's bytes: a training batch holds images, not their indices, and equal images share a posterior."""
+
+    def __init__(self, images_uint8: torch.Tensor, encode):
+        flat = images_uint8.reshape(len(images_uint8), -1).cpu().numpy()
+        self.index: dict[bytes, int] = {}
+        for i, row in enumerate(flat):
+            self.index.setdefault(row.tobytes(), i)
+        means, stds = [], []
+        for batch in images_uint8.split(ENCODE_BATCH):
+            posterior = encode(batch)
+            means.append(posterior.mean.float())
+            stds.append(posterior.std.float())
+        self.mean, self.std = torch.cat(means), torch.cat(stds)
+
+    def sample(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        """Posterior draws for a batch (torch's global generator, as AutoencoderKL's own `sample` draws)."""
+        flat = images_uint8.reshape(len(images_uint8), -1).cpu().numpy()
+        rows = torch.tensor([self.index[row.tobytes()] for row in flat], device=self.mean.device)
+        mean, std = self.mean[rows], self.std[rows]
+        return mean + std * torch.randn(mean.shape, device=mean.device)
 
 
 class LatentFlow(Flow):
@@ -80,6 +108,7 @@ class LatentFlow(Flow):
         )
         # 1 / the standard deviation of D_0's (frozen) or D_t's (retrain) latents; 0 until the autoencoder is trained
         self.register_buffer("latent_scale", torch.zeros(()))
+        self.latent_cache: LatentCache | None = None  # D_t's posteriors while the flow trains
 
     # the latent space
     def images_to_unit(self, images_uint8: torch.Tensor) -> torch.Tensor:
@@ -89,6 +118,11 @@ class LatentFlow(Flow):
     def to_space(self, images_uint8: torch.Tensor) -> torch.Tensor:
         z = self.vae.encode(self.images_to_unit(images_uint8)).latent_dist.sample()
         return z * self.latent_scale
+
+    def training_space(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        if self.latent_cache is None:  # a training step outside fit (D_t not encoded yet)
+            return self.to_space(images_uint8)
+        return self.latent_cache.sample(images_uint8) * self.latent_scale
 
     def from_space(self, z: torch.Tensor) -> torch.Tensor:
         x = self.vae.decode(z / self.latent_scale).sample
@@ -106,9 +140,25 @@ class LatentFlow(Flow):
         self.latent_scale.copy_(previous["latent_scale"])
 
     def on_train_start(self):
-        if self.latent_scale > 0 and self.hparams.autoencoder == "frozen":
-            return  # taken over from generation 0
-        self.train_autoencoder(self.trainer.train_dataloader)
+        loader = self.trainer.train_dataloader
+        if not (self.latent_scale > 0 and self.hparams.autoencoder == "frozen"):  # else taken over from generation 0
+            self.train_autoencoder(loader)
+        self.latent_cache = self.encode_training_set(loader.dataset.tensors[0])
+
+    def on_train_end(self):
+        super().on_train_end()
+        self.latent_cache = None
+
+    @torch.no_grad()
+    def encode_training_set(self, images_uint8: torch.Tensor) -> LatentCache:
+        """D_t's posteriors under the autoencoder the flow trains on, in the trainer's precision."""
+        bf16 = str(self.trainer.precision).startswith("bf16")
+
+        def encode(batch):
+            with unet_parts.autocast("bf16" if bf16 else "fp32", self.device):
+                return self.vae.encode(self.images_to_unit(batch.to(self.device))).latent_dist
+
+        return LatentCache(images_uint8, encode)
 
     def autoencoder_loss(self, images_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.images_to_unit(images_uint8)
