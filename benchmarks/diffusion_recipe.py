@@ -26,6 +26,8 @@ from pathlib import Path
 
 from scipy import stats
 
+from bench.models.precision import native_bf16
+
 # name -> overrides. Each grid asks one question; the presets in conf/ are the winners. docs/diffusion_recipe.md
 # says which grids were run on which machine (the "ablations" grid is listed for a longer session or a faster CPU).
 # model=ldm as first shipped: its settings since changed in conf/model/ldm.yaml, so its rows spell them out
@@ -170,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     command = "python benchmarks/diffusion_recipe.py " + " ".join(argv if argv is not None else sys.argv[1:])
     print(table)
     if args.table:
-        made = f"Made by `{command}` on {cpu_name()}:\n\n{table}\n"
+        made = f"Made by `{command}` on {cpu_name()} ({bf16_note()}):\n\n{table}\n"
         args.table.write_text(into_section(args.table, args.section, made) if args.section else made)
 
 
@@ -182,6 +184,14 @@ def cpu_name() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.machine()
+
+
+def bf16_note() -> str:
+    """Whether this CPU has native bf16, which decides what the presets' `precision: auto` ran in (and the seconds:
+    emulated bf16 is 16x slower, bench.models.precision)."""
+    if native_bf16("cpu"):
+        return "native bf16: `precision: auto` ran bf16"
+    return "no native bf16: `precision: auto` ran fp32"
 
 
 def into_section(doc: Path, name: str, text: str) -> str:
