@@ -106,13 +106,9 @@ def _run(cfg: DictConfig, config: dict) -> dict:
 def _say_precision(cfg: DictConfig, env: dict) -> None:
     """`precision: auto` takes bf16 or fp32 by the machine (bench.models.precision): say which, since the numbers
     of one config differ between the two."""
+    sampling = cfg.get("sampling") or {}
     autos = [
-        k
-        for k, v in (
-            ("trainer", cfg.trainer.get("precision")),
-            ("sampling", (cfg.get("sampling") or {}).get("precision")),
-        )
-        if v == "auto"
+        name for name, node in (("trainer", cfg.trainer), ("sampling", sampling)) if node.get("precision") == "auto"
     ]
     if autos:
         how = "bf16 (native here)" if env["bf16_native"] else f"fp32 ({env['device']} has no native bf16)"

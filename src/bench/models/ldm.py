@@ -149,13 +149,18 @@ class LatentFlow(Flow):
         super().on_train_end()
         self.latent_cache = None
 
+    def trainer_autocast(self):
+        """The trainer's bf16 autocast (as resolved by Lightning, `auto` included) for the autoencoder's own loop and
+        D_t's encoding, which run outside Lightning's training step."""
+        bf16 = str(self.trainer.precision).startswith("bf16")
+        return unet_parts.autocast("bf16" if bf16 else "fp32", self.device)
+
     @torch.no_grad()
     def encode_training_set(self, images_uint8: torch.Tensor) -> LatentCache:
         """D_t's posteriors under the autoencoder the flow trains on, in the trainer's precision."""
-        bf16 = str(self.trainer.precision).startswith("bf16")
 
         def encode(batch):
-            with unet_parts.autocast("bf16" if bf16 else "fp32", self.device):
+            with self.trainer_autocast():
                 return self.vae.encode(self.images_to_unit(batch.to(self.device))).latent_dist
 
         return LatentCache(images_uint8, encode)
@@ -172,14 +177,13 @@ class LatentFlow(Flow):
         trainer's bf16 autocast when it trains in bf16; then the latent scale."""
         self.vae.train()
         opt = torch.optim.Adam(self.vae.parameters(), lr=self.hparams.autoencoder_lr)
-        bf16 = str(self.trainer.precision).startswith("bf16")
         step, steps = 0, int(self.hparams.autoencoder_steps)
         while step < steps:
             for images, _ in loader:
                 # a SIGTERM (a scheduler's stop) ends the run here as in Lightning's own loops, not minutes later
                 if getattr(self.trainer, "received_sigterm", False):
                     raise SIGTERMException()
-                with unet_parts.autocast("bf16" if bf16 else "fp32", self.device):
+                with self.trainer_autocast():
                     loss, mse = self.autoencoder_loss(images.to(self.device))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
