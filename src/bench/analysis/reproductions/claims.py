@@ -27,6 +27,9 @@ def _arm(key: str, *overrides: str, label: str | None = None) -> Arm:
     return Arm(key, tuple(overrides), label or " ".join(f"`{o}`" for o in overrides))
 
 
+LDM = ("model=ldm", "experiment=ldm_cpu")
+LDM_LABEL = " ".join(f"`{o}`" for o in LDM)
+
 ARMS = {
     a.key: a
     for a in [
@@ -44,10 +47,11 @@ ARMS = {
         _arm("curated_confidence", "loop=replace", "loop.curation=confidence"),
         _arm("curated_nearest_real", "loop=replace", "loop.curation=nearest_real"),
         _arm("curated_detector", "loop=replace", "loop.curation=detector"),
-        # the diffusion family's arms: the latent flow preset (docs/diffusion_recipe.md), 3 generations
-        _arm("ldm_replace", "model=ldm", "loop=replace", "loop.generations=3"),
-        _arm("ldm_real", "model=ldm", "loop=real", "loop.generations=3", label="`model=ldm` `loop=real` (control)"),
-        _arm("ldm_replay", "model=ldm", "loop=replay", "loop.generations=3", label="`model=ldm` `loop=replay` (half)"),
+        # the diffusion family's arms: the latent flow cut to a CPU's budget (conf/experiment/ldm_cpu.yaml), 3
+        # generations
+        _arm("ldm_replace", *LDM, "loop=replace", "loop.generations=3"),
+        _arm("ldm_real", *LDM, "loop=real", "loop.generations=3", label=f"{LDM_LABEL} `loop=real` (control)"),
+        _arm("ldm_replay", *LDM, "loop=replay", "loop.generations=3", label=f"{LDM_LABEL} `loop=replay` (half)"),
         # the VAE under the protocol mnist-v1 (10 generations): the published board's runs of these entries
         _arm("v1_replace", "protocol=mnist-v1", "model=vae", "loop=replace"),
         _arm("v1_accumulate", "protocol=mnist-v1", "model=vae", "loop=accumulate"),
