@@ -318,3 +318,27 @@ def test_two_generation_ldm_run_resumes_exactly_after_kill_9_and_saves_in_diffus
     ours = {k.removeprefix("unet."): v for k, v in state.items() if k.startswith("unet.")}
     assert all(torch.equal(ours[k], v) for k, v in unet.state_dict().items())
     assert FlowMatchEulerDiscreteScheduler.from_pretrained(path1, subfolder="scheduler").config.shift == 1.0
+
+
+def test_the_ldm_cpu_preset_is_the_ldm_model_with_less_training_and_trains_a_step(mnist):
+    """experiment=ldm_cpu (the reproductions' diffusion arms) changes how long each part trains and samples,
+    nothing else: the same model class and architecture as model=ldm, fewer steps of each."""
+    from hydra import compose, initialize_config_dir
+
+    from bench.__main__ import CONF_DIR
+    from bench.models.factory import build_model, sampling_settings
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        full = compose("config", overrides=["model=ldm", "run_dir=unused"])
+        cut = compose("config", overrides=["model=ldm", "experiment=ldm_cpu", "run_dir=unused"])
+    assert cut.model.autoencoder_steps < full.model.autoencoder_steps
+    assert cut.trainer.max_steps < full.trainer.max_steps and cut.sampling.steps < full.sampling.steps
+    shorter = {"autoencoder_steps": None}
+    assert {**cut.model, **shorter} == {**full.model, **shorter}, "only the schedule's length differs"
+    trainer = OmegaConf.merge(cut.trainer, {"accelerator": "cpu", "max_steps": 1, "batch_size": 4, "logger": None})
+    torch.manual_seed(0)
+    model_cfg = OmegaConf.merge(cut.model, {"autoencoder_steps": 1})
+    model = build_model(model_cfg, image_shape=mnist.image_shape, num_classes=10, class_shares=[0.1] * 10)
+    fit(model, mnist.train_images[:4], trainer_cfg=trainer, seed=0)
+    sampling = {**sampling_settings(cut), "steps": 2, "batch_size": 2}
+    assert model.sample(2, generator=torch.Generator().manual_seed(0), **sampling).shape == (2, *mnist.image_shape)

@@ -63,7 +63,10 @@ def test_trainer_accepts_auto_and_names_it_when_refusing():
 
 def test_no_cpu_preset_pins_bf16():
     """A preset pinned to bf16 takes 16x the time on a CPU that emulates it; the CPU presets say auto."""
-    files = [*sorted((CONF / "model").glob("*.yaml")), CONF / "experiment" / "ddpm_cpu.yaml"]
+    files = [
+        *sorted((CONF / "model").glob("*.yaml")),
+        *(CONF / "experiment" / f for f in ("ddpm_cpu.yaml", "ldm_cpu.yaml")),
+    ]
     pinned = []
     for path in files:
         node = yaml.safe_load(path.read_text()) or {}
