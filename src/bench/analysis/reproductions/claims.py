@@ -4,8 +4,9 @@ An arm is a list of overrides of `python -m bench`; its runs are found in the ru
 config (`evidence.py`), so a run made by hand with the same overrides counts as well. Every claim is the anchor
 paper's qualitative statement, the arms that test it, and a verdict rule over paired seed differences
 (`verdicts.py`). Sizes are the defaults (VAE on MNIST, D_0 of 4,000, 5 generations): a run takes about a minute
-on 2 CPU cores. The diffusion arms (`ldm_*`: the latent flow preset, 3 generations) take 85-90 minutes a run at
-one thread each, three side by side on 2 cores; their claims are the VAE's, judged by the same rules.
+on 2 CPU cores. The diffusion arms (`ldm_*`: the latent flow at the CPU budget of `experiment=ldm_cpu`, 3
+generations) take about 10 minutes a run at 2 threads on an AVX2-only 2-core AMD EPYC (fp32); their claims are the
+VAE's, judged by the same rules.
 """
 
 from __future__ import annotations
@@ -174,8 +175,10 @@ DIFFUSION_CLAIMS = [
         "synthetic_loop_ldm",
         "Fully synthetic retraining collapses; the real control does not (latent diffusion)",
         "Shumailov et al. 2023/2024; Alemohammad et al. (MAD) 2024",
-        "The first claim with the diffusion family's CPU preset (`model=ldm`: a rectified flow on the latents of a "
-        "frozen autoencoder, generation-0 FID about 5x the floor) instead of the VAE, over 3 generations.",
+        "The first claim with the diffusion family instead of the VAE, over 3 generations: `model=ldm` (a rectified "
+        "flow on the latents of a frozen autoencoder) at the CPU budget of `experiment=ldm_cpu`, about a third of "
+        "`model=ldm`'s training, so that the page's nine runs take 1.6 hours on 2 cores, not 4.5. Its generation-0 "
+        "FID is about 17x the floor (`model=ldm`'s full schedules: 4.5x); docs/diffusion_recipe.md has both.",
         ("ldm_replace", "ldm_real"),
         "python -m bench -m model=ddpm experiment=ddpm_gpu loop=replace,real seed=0,1,2 trainer.accelerator=gpu",
         same_rule_as="synthetic_loop",
@@ -185,7 +188,8 @@ DIFFUSION_CLAIMS = [
         "replay_ldm",
         "Replaying real data slows or stops the collapse (latent diffusion)",
         "Bertrand et al. 2024",
-        "The replay claim with the latent flow preset (`model=ldm`), half of D_0 replayed, over 3 generations.",
+        "The replay claim with the latent flow (`model=ldm experiment=ldm_cpu`), half of D_0 replayed, over 3 "
+        "generations.",
         ("ldm_replace", "ldm_replay"),
         "python -m bench -m model=ddpm experiment=ddpm_gpu loop=replace,replay seed=0,1,2 trainer.accelerator=gpu",
         same_rule_as="replay",
