@@ -24,12 +24,17 @@ class Arm:
         return f"python -m bench -m {' '.join(self.overrides)} seed={','.join(str(s) for s in seeds)}"
 
 
+def _label(overrides) -> str:
+    """How the page names overrides: each in backticks."""
+    return " ".join(f"`{o}`" for o in overrides)
+
+
 def _arm(key: str, *overrides: str, label: str | None = None) -> Arm:
-    return Arm(key, tuple(overrides), label or " ".join(f"`{o}`" for o in overrides))
+    return Arm(key, tuple(overrides), label or _label(overrides))
 
 
 LDM = ("model=ldm", "experiment=ldm_cpu")
-LDM_LABEL = " ".join(f"`{o}`" for o in LDM)
+LDM_LABEL = _label(LDM)
 
 ARMS = {
     a.key: a
@@ -178,7 +183,7 @@ DIFFUSION_CLAIMS = [
         "The first claim with the diffusion family instead of the VAE, over 3 generations: `model=ldm` (a rectified "
         "flow on the latents of a frozen autoencoder) at the CPU budget of `experiment=ldm_cpu`, about a third of "
         "`model=ldm`'s training, so that the page's nine runs take 1.6 hours on 2 cores, not 4.5. Its generation-0 "
-        "FID is about 17x the floor (`model=ldm`'s full schedules: 4.5x); docs/diffusion_recipe.md has both.",
+        "FID is about 16x the floor (`model=ldm`'s full schedules: 4.5x); docs/diffusion_recipe.md has both.",
         ("ldm_replace", "ldm_real"),
         "python -m bench -m model=ddpm experiment=ddpm_gpu loop=replace,real seed=0,1,2 trainer.accelerator=gpu",
         same_rule_as="synthetic_loop",
