@@ -4,6 +4,7 @@ A complete run folder is written; interrupted runs resume exactly; bad input fai
 """
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -115,7 +116,8 @@ def test_metrics_csv_agrees_with_results_json_column_by_column(finished_run):
             if k == "class_shares":
                 expected |= {f"class_share_{i}": x for i, x in enumerate(v)}
             elif not isinstance(v, (list, dict)):
-                expected[scored.get(k, k)] = v  # images scored: a name of their own
+                # images scored: a name of their own
+                expected[scored.get(k, f"{k}_scored" if k.startswith("n_") else k)] = v
         assert set(row) == set(expected), f"columns without a results.json value: {set(row) ^ set(expected)}"
         for column, value in expected.items():
             cell = row[column]
@@ -125,6 +127,23 @@ def test_metrics_csv_agrees_with_results_json_column_by_column(finished_run):
                 assert cell == "", column
             else:
                 assert float(cell) == pytest.approx(float(value), rel=1e-12, abs=0), column
+
+
+def test_every_generation_is_scored_against_its_own_training_set(finished_run):
+    """memorised share of D_t and the entropies: at generation 0 D_t is D_0 (so the share is memorised_share), later
+    D_t is what the loop trained on (|D_t| = counts.total); the floor holds them too, for held-out real images."""
+    run_dir, _ = finished_run
+    results = json.loads((run_dir / "results.json").read_text())
+    for g in results["generations"]:
+        m = g["metrics"]
+        assert m["n_dt"] == g["counts"]["total"]
+        assert 0.0 <= m["memorized_share_dt"] <= 1.0
+        assert math.isfinite(m["entropy_dt"]) and math.isfinite(m["entropy_gen"])
+    gen0 = results["generations"][0]["metrics"]
+    assert gen0["memorized_share_dt"] == gen0["memorized_share"]
+    assert gen0["nn_gen_dt_median"] == gen0["nn_gen_train_median"]
+    assert results["floor"]["n_dt"] == results["generations"][0]["counts"]["total"]
+    assert results["floor"]["memorized_share_dt"] == results["floor"]["memorized_share"]
 
 
 def test_rerunning_a_finished_run_redoes_nothing(finished_run):

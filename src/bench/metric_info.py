@@ -39,6 +39,11 @@ ALAA = (
     "Alaa et al. 2022, How Faithful is your Synthetic Data? "
     "Sample-level Metrics for Evaluating and Auditing Generative Models (ICML)"
 )
+SHI = "Shi et al. 2025, A Closer Look at Model Collapse: From a Generalization-to-Memorization Perspective (NeurIPS)"
+KOZACHENKO = (
+    "Kozachenko & Leonenko 1987, Sample Estimate of the Entropy of a Random Vector (Problems of Information "
+    "Transmission); tracked across generations by " + SHI
+)
 MODES = "class histogram of generated samples (labels from the reference classifier) vs real labels"
 
 
@@ -102,6 +107,26 @@ METRIC_INFO: dict[str, dict] = {
     "n_gen": _i(None, "number of generated samples scored", ""),
     "n_real": _i(None, "number of real reference samples", ""),
     "n_train": _i(None, "number of training samples used for memorisation", ""),
+    "memorized_share_dt": _i(
+        False,
+        "share of generated samples closer to their nearest image of the generation's own training set D_t "
+        "than that image's nearest other D_t image (memorisation of the model's own data; equals memorized_share "
+        "at generation 0)",
+        f"{ALAA}; applied to D_t as in {SHI}",
+    ),
+    "entropy_dt": _i(
+        True,
+        "Kozachenko-Leonenko k=1 entropy (nats) of the features of the generation's training set D_t, duplicates "
+        "counted once; falls as a loop collapses; biased at finite size in many dimensions: compare at equal |D_t|",
+        KOZACHENKO,
+    ),
+    "entropy_gen": _i(
+        True,
+        "Kozachenko-Leonenko k=1 entropy (nats) of the scored samples' features, duplicates counted once; "
+        "compare with the floor's (held-out real images) at the same n_gen",
+        KOZACHENKO,
+    ),
+    "n_dt": _i(None, "number of images in the generation's training set D_t (memorized_share_dt, entropy_dt)", ""),
 }
 for _stat in ("mean", "median", "p05", "p95"):
     METRIC_INFO[f"nn_gen_train_{_stat}"] = _i(
@@ -109,6 +134,12 @@ for _stat in ("mean", "median", "p05", "p95"):
     )
     METRIC_INFO[f"nn_train_train_{_stat}"] = _i(
         None, f"{_stat} of the distance from each training sample to its nearest other training sample", ALAA
+    )
+    METRIC_INFO[f"nn_gen_dt_{_stat}"] = _i(
+        None, f"{_stat} of the distance from each generated sample to its nearest image of D_t", SHI
+    )
+    METRIC_INFO[f"nn_dt_dt_{_stat}"] = _i(
+        None, f"{_stat} of the distance from each image of D_t to its nearest other image of D_t", SHI
     )
 
 

@@ -74,6 +74,8 @@ CURVE_METRICS: list[tuple[str, str]] = [
     ("coverage", "coverage"),
     ("classes_covered", "classes covered"),
     ("minority_share", "minority share"),
+    ("memorized_share_dt", "memorised (own data D_t)"),
+    ("entropy_dt", "entropy of D_t"),
 ]
 FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.html")
 CSV_FIELDS = [

@@ -30,6 +30,7 @@ from bench.analysis.aggregate import load_results
 from bench.build import check_config_targets, only_registered_targets
 from bench.cli import arguments
 from bench.engine.real_side import RealSide, real_side
+from bench.engine.training_set import rebuilt_training_set
 from bench.errors import BenchError
 from bench.io.strict_json import read_json
 from bench.models.factory import build_model, sampling_settings
@@ -162,6 +163,9 @@ def resample(
             model = build_model(cfg.model, **real.model_info)
             model.sample(0, generator=torch.Generator(), **sampling)  # bad settings fail before anything is loaded
             model.load_state_dict(folder.load_state_dict(generation))
+            # scored against its own training set too when the run was (a folder from before: not, so the two agree)
+            own = "memorized_share_dt" in run_record["metrics"]
+            training_images = rebuilt_training_set(cfg, real, folder, generation) if own else None
         except BenchError:
             raise
         except (
@@ -182,7 +186,9 @@ def resample(
     samples = model.sample(n, generator=generator(cfg.seed, "sample", generation), **sampling)
     sample_s = time.perf_counter() - start
     start = time.perf_counter()
-    metrics = real.evaluator.score_images(samples, seed=derive_seed(cfg.seed, "eval", generation))
+    metrics = real.evaluator.score_images(
+        samples, seed=derive_seed(cfg.seed, "eval", generation), training_images=training_images
+    )
     eval_s = time.perf_counter() - start
     record = {
         "generation": generation,

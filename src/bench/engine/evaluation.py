@@ -18,7 +18,7 @@ from bench.data.images import ImageDataset
 from bench.errors import BenchError
 from bench.features import FeatureExtractor, extractors_for
 from bench.io.atomic import torch_bytes, write_bytes
-from bench.metrics import METRIC_INFO, RealReference, score, train_nn_distances
+from bench.metrics import METRIC_INFO, RealReference, own_data_metrics, score, train_nn_distances
 from bench.metrics.reference import REFERENCE_VERSION
 from bench.seeding import generator as seeded_generator
 
@@ -216,16 +216,23 @@ class Evaluator:
             seed=seed,
         )
 
-    def score_images(self, images: torch.Tensor, *, seed: int) -> dict:
+    def score_images(self, images: torch.Tensor, *, seed: int, training_images: torch.Tensor | None = None) -> dict:
+        """The metric suite of `images`; with `training_images` (the generation's own training set D_t) also
+        memorisation of D_t and the entropies of D_t and of the images (`bench.metrics.own_data`)."""
         feats, labels = self.extract(images)
         out = self.score_features(feats, labels, seed=seed)
+        if training_images is not None:
+            out.update(own_data_metrics(self.extractor.extract(training_images)[0], feats))
         if self.measure is not None:
             out.update(self.measure(images, labels))
         return out
 
     def floor(self, *, seed: int) -> dict:
-        """The same metrics for held-out real images: what a perfect generator scores at this sample size."""
+        """The same metrics for held-out real images: what a perfect generator scores at this sample size (their
+        own-data metrics against D_0: what a generator of new images from D_0's distribution scores there)."""
         out = self.score_features(*self.floor_features, seed=seed)
+        if self.train_features is not None:
+            out.update(own_data_metrics(self.train_features, self.floor_features[0]))
         if self.measure is not None:
             out.update(self.measure(self.dataset.test_images[self.split.floor], self.floor_features[1]))
         return out

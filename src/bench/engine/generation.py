@@ -52,7 +52,9 @@ def run_generation(t: int, plan: Plan, ctx: LoopContext, folder: RunFolder, floo
         ) from None
 
     start = time.perf_counter()
-    metrics = plan.real.evaluator.score_images(samples[: plan.n_scored], seed=derive_seed(plan.seed, "eval", t))
+    metrics = plan.real.evaluator.score_images(
+        samples[: plan.n_scored], seed=derive_seed(plan.seed, "eval", t), training_images=train_set.images
+    )
     eval_s = time.perf_counter() - start
     warnings = list(diagnostics.get("warnings", [])) + non_finite_diagnostics(diagnostics)
     if t == 0:

@@ -38,7 +38,7 @@ from bench.metrics._common import (
 )
 
 
-def _summary(prefix: str, d: Tensor) -> dict[str, float]:
+def distance_summary(prefix: str, d: Tensor) -> dict[str, float]:
     q = torch.quantile(d.double(), torch.tensor([0.05, 0.5, 0.95], dtype=torch.float64))
     return {
         f"{prefix}_mean": float(d.double().mean()),
@@ -93,6 +93,6 @@ def memorization(
 def memorization_summary(memorized: Tensor, dist: Tensor, train_nn: Tensor) -> dict[str, float]:
     share = int(memorized.sum()) / memorized.shape[0]
     out = {"memorized_share": share, "authenticity": 1.0 - share}
-    out.update(_summary("nn_gen_train", dist))
-    out.update(_summary("nn_train_train", train_nn))
+    out.update(distance_summary("nn_gen_train", dist))
+    out.update(distance_summary("nn_train_train", train_nn))
     return out

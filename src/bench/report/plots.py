@@ -28,6 +28,9 @@ PANELS = [
     ("classes_covered", "classes covered"),
     ("kl_gen_real", "KL(generated || real) classes, nats"),
     ("min_class_share", "smallest class share"),
+    ("memorized_share_dt", "memorised share against D_t (own training set)"),
+    ("entropy_dt", "k-NN entropy of D_t, nats"),
+    ("entropy_gen", "k-NN entropy of the samples, nats"),
 ]
 
 
@@ -40,7 +43,7 @@ def _png(fig) -> bytes:
 
 def plot_metrics(path: Path, records: list[dict], floor: dict | None, *, title: str) -> None:
     gens = [r["generation"] for r in records]
-    fig, axes = plt.subplots(3, 3, figsize=(12, 9), constrained_layout=True)
+    fig, axes = plt.subplots(3, 4, figsize=(16, 9), constrained_layout=True)
     for ax, (key, label) in zip(axes.flat, PANELS, strict=True):
         ys = [r["metrics"].get(key) for r in records]
         ax.plot(gens, ys, marker="o", label="generated")
