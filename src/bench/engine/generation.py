@@ -78,6 +78,7 @@ def train_model(t: int, plan: Plan, train_set: TrainingSet, folder: RunFolder) -
         # a part the model keeps across generations without a warm start (a frozen autoencoder: bench.models.ldm)
         model.inherit(folder.load_state_dict(t - 1))
     labels = plan.real.evaluator.training_labels(model, train_set.images)
+    weights = plan.loop.example_weights(train_set)  # loop.real_weight: the real images' share of the loss
     log_dir = folder.path / "logs"
     shutil.rmtree(log_dir / f"gen_{t:03d}", ignore_errors=True)  # curves of an interrupted try at generation t
     start = time.perf_counter()
@@ -85,6 +86,7 @@ def train_model(t: int, plan: Plan, train_set: TrainingSet, folder: RunFolder) -
         model,
         train_set.images,
         labels=labels,
+        weights=weights,
         trainer_cfg=plan.trainer_cfg,
         seed=derive_seed(plan.seed, "train", t),
         log_dir=log_dir,
@@ -112,6 +114,8 @@ def generation_record(
         # what curation kept of each synthetic set this generation trained on (null: no curation)
         "curation": plan.curator.report() if plan.curator else None,
         "warm_start": plan.loop.warm_start and t > 0,
+        # the share of the training loss D_t's real images carried (loop.real_weight; null: their count's share)
+        "real_loss_share": plan.loop.real_weight if plan.loop.example_weights(train_set) is not None else None,
         "device": str(device),
         # not a result key (it names no folder and may change on resume), but it changes float sums in
         # training: recorded per generation so a resumed run with another thread count shows where

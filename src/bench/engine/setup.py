@@ -45,7 +45,7 @@ class Plan:
 
     def start_curation(self) -> None:
         if self.loop.curation:
-            self.curator = Curator(self.loop, self.real, self.contamination)
+            self.curator = Curator(self.loop, self.real, self.contamination, seed=self.seed)
 
 
 def prepare(cfg: DictConfig) -> Plan:
@@ -56,6 +56,7 @@ def prepare(cfg: DictConfig) -> Plan:
     )
     loop: Loop = build(cfg.loop)
     loop.check_sizes(n_initial=len(real.initial), n_pool=len(real.pool))
+    loop.check_curation(n_labelled_available=len(real.data.train_images), num_classes=real.data.num_classes)
     check_trainer(cfg.trainer)
     check_health_config(cfg.health)
     sampling = sampling_settings(cfg)

@@ -17,7 +17,7 @@ warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).
 
 import lightning as L  # noqa: E402
 import torch  # noqa: E402
-from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler  # noqa: E402
 
 from bench.build import build  # noqa: E402
 from bench.engine.train_callbacks import EpochLines, FiniteCheck  # noqa: E402
@@ -66,19 +66,30 @@ def fit(
     trainer_cfg,
     seed: int,
     labels: torch.Tensor | None = None,
+    weights: torch.Tensor | None = None,
     log_dir: str | Path | None = None,
     log_name: str = "train",
 ) -> torch.device:
-    """Train `model` in place; returns the device it trained on (where it is left)."""
+    """Train `model` in place; returns the device it trained on (where it is left).
+
+    `weights` (one per image, from `Loop.example_weights`): images are drawn with these probabilities, with
+    replacement, |D_t| draws an epoch, instead of a shuffle. Every model's loss is a mean over its batch, so an
+    image drawn with probability p_i carries p_i of the expected loss and gradient: one place that weights the loss
+    of every model (the VAE, the diffusion models, a latent model's autoencoder, the Gaussian's moments)."""
     check_trainer(trainer_cfg)
     if labels is None:
         labels = torch.zeros(len(images), dtype=torch.long)
     L.seed_everything(seed, verbose=False)
+    order = torch.Generator().manual_seed(seed)
+    sampler = None
+    if weights is not None:
+        sampler = WeightedRandomSampler(weights.double(), num_samples=len(images), replacement=True, generator=order)
     loader = DataLoader(
         TensorDataset(images, labels.long()),
         batch_size=int(trainer_cfg.batch_size),
-        shuffle=True,
-        generator=torch.Generator().manual_seed(seed),
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=order if sampler is None else None,
         num_workers=0,  # the whole set is one in-memory uint8 tensor: workers only add start-up time
     )
     logger_cfg = trainer_cfg.get("logger")

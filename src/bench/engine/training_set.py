@@ -19,7 +19,7 @@ def rebuilt_training_set(cfg: DictConfig, real: RealSide, folder: RunFolder, t: 
     pool and the saved samples (curated again, deterministically, when the run curated). Build it inside the
     caller's `only_registered_targets`: the loop class comes from the stored config."""
     loop: Loop = build(cfg.loop)
-    curator = Curator(loop, real, PoolContamination.of(cfg)) if loop.curation else None
+    curator = Curator(loop, real, PoolContamination.of(cfg), seed=int(cfg.seed)) if loop.curation else None
     ctx = LoopContext(
         seed=int(cfg.seed),
         initial=real.initial,

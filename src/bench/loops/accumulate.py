@@ -27,4 +27,4 @@ class Accumulate(Loop):
             images, is_real = images[keep], is_real[keep]
             sources += f", subsampled to {self.budget}"
         n_real = int(is_real.sum())
-        return TrainingSet(images, n_real, len(images) - n_real, sources)
+        return TrainingSet(images, n_real, len(images) - n_real, sources, is_real=is_real)

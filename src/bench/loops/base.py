@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.errors import BenchError, check_positive
+from bench.errors import BenchError, check_fraction, check_positive
 from bench.seeding import generator as seeded_generator
 
 # loop.curation choices (bench/engine/curation.py scores them); None: the model's samples go into D_t as drawn
-CURATIONS = ("confidence", "nearest_real", "detector")
+CURATIONS = ("confidence", "nearest_real", "detector", "entropy", "verifier")
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,19 @@ class TrainingSet:
     n_real: int
     n_synthetic: int
     sources: str  # human-readable provenance, e.g. "D_0[2000] + S_1[2000]"
+    # which rows are real; None: the first n_real (as `join` puts them)
+    is_real: torch.Tensor | None = None
 
     def __post_init__(self):
         assert self.images.shape[0] == self.n_real + self.n_synthetic, "counts must add up to the images trained on"
+        assert self.is_real is None or int(self.is_real.sum()) == self.n_real, "the real rows must be n_real"
+
+    def real_mask(self) -> torch.Tensor:
+        if self.is_real is not None:
+            return self.is_real.bool()
+        mask = torch.zeros(len(self.images), dtype=torch.bool)
+        mask[: self.n_real] = True
+        return mask
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,8 @@ class LoopContext:
 
 class Loop:
     name = "base"
+    # whether D_t (t >= 1) holds real and synthetic images together, which `real_weight` needs
+    mixes_real_and_synthetic = True
 
     def __init__(
         self,
@@ -84,6 +96,8 @@ class Loop:
         warm_start: bool = False,
         curation: str | None = None,
         curation_keep: float = 0.5,
+        real_weight: float | None = None,
+        verifier_n_labelled: int = 1000,
     ):
         self.generations = check_positive("loop.generations", generations)
         self.synthetic_size = check_positive("loop.synthetic_size", synthetic_size)
@@ -95,6 +109,32 @@ class Loop:
         if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 < keep <= 1.0:
             raise BenchError(f"loop.curation_keep={keep} is outside the allowed range (0, 1]")
         self.curation_keep = float(keep)
+        self.verifier_n_labelled = check_positive("loop.verifier_n_labelled", verifier_n_labelled)
+        if self.curation == "entropy" and self.n_candidates <= self.synthetic_size:
+            raise BenchError(
+                f"loop.curation=entropy with loop.curation_keep={keep} draws no more candidates than it keeps "
+                f"({self.synthetic_size}): nothing to select from; set loop.curation_keep below 1"
+            )
+        self.real_weight = None if real_weight is None else check_fraction("loop.real_weight", real_weight)
+        if self.real_weight is not None and not self.mixes_real_and_synthetic:
+            raise BenchError(
+                f"loop.real_weight={real_weight} needs a loop whose D_t mixes real and synthetic images; "
+                f"loop={self.name} does not (allowed with: accumulate, augment, fresh, replay)"
+            )
+
+    def example_weights(self, train_set: TrainingSet) -> torch.Tensor | None:
+        """Per-image sampling weights that give D_t's real images the share `real_weight` of the training loss
+        whatever their count (He et al. 2025), or None (uniform: no real_weight, or D_t is all real or all synthetic,
+        as at generation 0). A real image weighs real_weight / n_real, a synthetic one (1 - real_weight) / n_synth."""
+        if self.real_weight is None or train_set.n_real == 0 or train_set.n_synthetic == 0:
+            return None
+        real = train_set.real_mask()
+        w = torch.where(
+            real,
+            torch.tensor(self.real_weight / train_set.n_real, dtype=torch.float64),
+            torch.tensor((1.0 - self.real_weight) / train_set.n_synthetic, dtype=torch.float64),
+        )
+        return w
 
     @property
     def n_candidates(self) -> int:
@@ -113,6 +153,21 @@ class Loop:
 
     def check_sizes(self, *, n_initial: int, n_pool: int) -> None:
         """Fail before any training if the sizes cannot work for all generations (override where needed)."""
+
+    def check_curation(self, *, n_labelled_available: int, num_classes: int) -> None:
+        """Fail before any training if the curation cannot work on this data set (`prepare` calls it)."""
+        if self.curation != "verifier":
+            return
+        if not num_classes:
+            raise BenchError(
+                "loop.curation=verifier needs a labelled data set to train its verifier; this one has no classes "
+                "(use nearest_real, detector or entropy)"
+            )
+        if self.verifier_n_labelled > n_labelled_available:
+            raise BenchError(
+                f"loop.verifier_n_labelled={self.verifier_n_labelled} exceeds the {n_labelled_available} labelled "
+                "real training images; allowed: 1 to that many"
+            )
 
 
 def join(real: torch.Tensor | None, synthetic: list[torch.Tensor], sources: str) -> TrainingSet:

@@ -8,6 +8,7 @@ from bench.loops.base import Loop, TrainingSet
 
 class Real(Loop):
     name = "real"
+    mixes_real_and_synthetic = False
 
     def compose(self, t, ctx):
         real = ctx.real_draw(t, len(ctx.initial))

@@ -5,6 +5,7 @@ from bench.loops.base import Loop, join
 
 class Replace(Loop):
     name = "replace"
+    mixes_real_and_synthetic = False
 
     def compose(self, t, ctx):
         s = ctx.synthetic(t - 1)[: self.synthetic_size]
