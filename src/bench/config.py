@@ -39,6 +39,7 @@ ADDED_KEYS: dict[str, Any] = {
     "model.prediction_type": "epsilon",  # model=ddpm, before v-prediction was offered
     "model.snr_gamma": None,  # model=ddpm, before min-SNR-gamma weighting was offered
     "model.lr_schedule": "constant",  # ddpm, flow, ldm: before the cosine decay was offered
+    "sampling.t_min": None,  # ddpm, flow, ldm: before the sampler's smallest time was a setting
     "loop.real_weight": None,  # before weighted real data was offered: every image of D_t equally
     "loop.verifier_n_labelled": 1000,  # read by loop.curation=verifier only, which did not exist before it
 }

@@ -25,6 +25,7 @@ and synthetic generations are labelled alike.
 from __future__ import annotations
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import DDIMScheduler, DDPMPipeline, DDPMScheduler
@@ -50,6 +51,9 @@ SAMPLING_DEFAULTS = {
     "class_balance": "train",
     "precision": "fp32",
     "batch_size": 500,
+    # the last timestep, as a share of num_train_timesteps (null: the spacing's own, 0 for leading); its denoised
+    # estimate is the sample (unet_parts.check_t_min)
+    "t_min": None,
 }
 # eps-MSE of a model that predicts no noise at all is 1.0 (noise ~ N(0, I)); the v-MSE of one that predicts v = 0
 # is abar_t + (1 - abar_t) E[x0^2], near 1 too for [-1, 1] pixels (about 0.9 on MNIST). Well above half of it
@@ -205,7 +209,18 @@ class DDPM(L.LightningModule):
             if not isinstance(s[key], bool):
                 raise BenchError(f"sampling.{key}={s[key]!r} must be true or false")
         s["guidance"] = unet_parts.check_guidance(s["guidance"], conditional=self.hparams.conditional)
+        s["t_min"] = unet_parts.check_t_min(s["t_min"], sampler=s["sampler"], allowed_samplers=("ddpm",))
+        if s["t_min"] is not None:
+            span = self.hparams.num_train_timesteps - self.last_timestep(s["t_min"])
+            if s["steps"] > span:
+                raise BenchError(
+                    f"sampling.steps={s['steps']} exceeds the {span} timesteps from sampling.t_min={s['t_min']} "
+                    f"to the first of model.num_train_timesteps={self.hparams.num_train_timesteps}"
+                )
         return s
+
+    def last_timestep(self, t_min: float) -> int:
+        return round(t_min * self.hparams.num_train_timesteps)
 
     def label_probs(self, source: str) -> torch.Tensor:
         return unet_parts.label_probs(
@@ -220,7 +235,12 @@ class DDPM(L.LightningModule):
         sched = cls.from_config(
             self.scheduler.config, timestep_spacing=s["timestep_spacing"], clip_sample=s["clip_sample"]
         )
-        sched.set_timesteps(s["steps"], device=self.device)
+        if s["t_min"] is None:
+            sched.set_timesteps(s["steps"], device=self.device)
+        else:  # evenly spaced from the first timestep down to t_min's; the last step outputs its denoised estimate
+            top, last = self.hparams.num_train_timesteps - 1, self.last_timestep(s["t_min"])
+            times = np.linspace(top, last, s["steps"]).round().astype(int)
+            sched.set_timesteps(timesteps=[int(t) for t in times], device=self.device)
         return sched
 
     @torch.inference_mode()

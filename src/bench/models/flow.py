@@ -22,6 +22,7 @@ v = (1 + w) v(x, c) - w v(x, no label) work as in `bench.models.ddpm` (shared: `
 from __future__ import annotations
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import FlowMatchEulerDiscreteScheduler, FlowMatchHeunDiscreteScheduler
@@ -42,6 +43,9 @@ SAMPLING_DEFAULTS = {
     "class_balance": "train",
     "precision": "fp32",
     "batch_size": 500,
+    # the smallest time the Euler steps reach before the last step jumps to the data (null: the scheduler's 1/1000,
+    # shifted); see unet_parts.check_t_min
+    "t_min": None,
 }
 # "Untrained" is a flow-matching loss above this share of the loss of the best field that ignores x_s and s (the
 # batch mean of the target e - x0): a fresh UNet sits near 1.0 or above, a trained latent flow on MNIST near 0.1
@@ -207,10 +211,23 @@ class Flow(L.LightningModule):
         if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not shift > 0:
             raise BenchError(f"sampling.shift={shift!r} must be a number > 0 (1: no shift)")
         s["guidance"] = unet_parts.check_guidance(s["guidance"], conditional=self.hparams.conditional)
+        s["t_min"] = unet_parts.check_t_min(s["t_min"], sampler=s["sampler"], allowed_samplers=("euler",))
+        if s["t_min"] == 0.0:
+            raise BenchError("sampling.t_min=0.0 must be above 0 for the flow (its last step jumps from t_min to 0)")
         return s
 
     def scheduler(self, s: dict):
         return SCHEDULERS[s["sampler"]](num_train_timesteps=NUM_TRAIN_TIMESTEPS, shift=float(s["shift"]))
+
+    def set_times(self, sched, s: dict) -> None:
+        """The scheduler's `steps` times from s = 1 down: its own (t_min null), or evenly spaced before the shift
+        so that after it the last one is t_min exactly; the final Euler step goes from there to 0."""
+        if s["t_min"] is None:
+            sched.set_timesteps(s["steps"], device=self.device)
+            return
+        shift, t_min = float(s["shift"]), s["t_min"]
+        unshifted = t_min / (shift - (shift - 1.0) * t_min)  # the inverse of diffusers' s t / (1 + (s - 1) t)
+        sched.set_timesteps(sigmas=np.linspace(1.0, unshifted, s["steps"]).tolist(), device=self.device)
 
     @torch.inference_mode()
     def sample(self, n: int, *, generator: torch.Generator, labels: torch.Tensor | None = None, **sampling):
@@ -237,7 +254,7 @@ class Flow(L.LightningModule):
     def integrate(self, x: torch.Tensor, s: dict, labels: torch.Tensor | None) -> torch.Tensor:
         """From noise (s = 1) to data (s = 0) along the learned velocity, with the scheduler's steps."""
         sched = self.scheduler(s)  # stateful (its step index): a fresh one per batch
-        sched.set_timesteps(s["steps"], device=self.device)
+        self.set_times(sched, s)
         guided = labels is not None and s["guidance"] > 0
         if guided:
             labels = torch.cat([labels, torch.full_like(labels, self.hparams.num_classes)])

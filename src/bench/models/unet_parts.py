@@ -148,6 +148,22 @@ def check_guidance(w, *, conditional: bool) -> float:
     return float(w)
 
 
+def check_t_min(value, *, sampler: str, allowed_samplers: tuple[str, ...]) -> float | None:
+    """`sampling.t_min`: the smallest diffusion time the sampler evaluates the network at, as a share of the time
+    scale (null: the scheduler's own schedule). The sample is the denoised estimate from there: the truncation of
+    the reverse process that a 2026 analysis (arXiv 2606.13796) finds acts as a low-pass filter and drives collapse."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise BenchError(f"sampling.t_min={value!r} must be null or a number in [0, 1)")
+    if sampler not in allowed_samplers:
+        raise BenchError(
+            f"sampling.t_min={value} needs sampling.sampler={' or '.join(allowed_samplers)} (a schedule of chosen "
+            f"times), not {sampler}"
+        )
+    return float(value)
+
+
 def check_choices(s: dict, choices: dict[str, tuple[str, ...]]) -> None:
     for key, allowed in choices.items():
         if s[key] not in allowed:
