@@ -239,6 +239,8 @@ def test_loop_defaults_compose_to_the_same_values(loop_name):
         "warm_start": False,
         "curation": None,
         "curation_keep": 0.5,
+        "verifier_n_labelled": 1000,
+        "real_weight": None,
         "name": loop_name,
         "_target_": f"bench.loops.{loop_name}.{loop_name.capitalize()}",
         **LOOP_VALUES[loop_name],
@@ -275,10 +277,10 @@ def test_experiment_composes_with_every_model_and_loop(experiment, model_name):
         cfg = compose_cfg(f"experiment={experiment}", f"model={model_name}", f"loop={loop_name}")
         resolved = OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
         assert resolved["model"]["_target_"] and resolved["loop"]["name"] == cfg.loop.name
-        loop = build(cfg.loop)
-        try:  # sizes an experiment cannot serve must stop before training, in one line naming the knob
-            loop.check_sizes(n_initial=int(cfg.data.n_train), n_pool=60_000)
-        except BenchError as e:  # e.g. experiment=long loop=fresh: 9 x 20,000 unseen images > 40,000
+        try:  # sizes or settings an experiment cannot serve must stop before training, in one line naming the knob
+            build(cfg.loop).check_sizes(n_initial=int(cfg.data.n_train), n_pool=60_000)
+        except BenchError as e:  # e.g. experiment=long loop=fresh: 9 x 20,000 unseen images > 40,000; or
+            # experiment=real_weight_golden loop=real: a real-data weight for a loop without synthetic images
             assert "\n" not in str(e) and "loop." in str(e)
 
 

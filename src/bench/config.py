@@ -40,6 +40,8 @@ ADDED_KEYS: dict[str, Any] = {
     "model.snr_gamma": None,  # model=ddpm, before min-SNR-gamma weighting was offered
     "model.lr_schedule": "constant",  # ddpm, flow, ldm: before the cosine decay was offered
     "sampling.t_min": None,  # ddpm, flow, ldm: before the sampler's smallest time was a setting
+    "sampling.negative_guidance": 0.0,  # ddpm, flow, ldm: before negative guidance was offered
+    "model.auxiliary_steps": 300,  # read only with sampling.negative_guidance > 0
     "loop.real_weight": None,  # before weighted real data was offered: every image of D_t equally
     "loop.verifier_n_labelled": 1000,  # read by loop.curation=verifier only, which did not exist before it
 }

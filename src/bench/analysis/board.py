@@ -49,6 +49,8 @@ class Mitigation:
     key: str
     overrides: tuple[str, ...]
     label: str
+    # the model keys it applies to (None: every model); negative guidance needs a diffusion or flow model
+    models: tuple[str, ...] | None = None
 
 
 # every file of conf/model/ has its row (a test holds this list to the folder), with the preset a user runs
@@ -83,6 +85,26 @@ MITIGATIONS = [
         "contaminated_replay",
         ("loop=replay", "data.contamination=0.33"),
         "replay λ = 0.5, real pool 33% synthetic (stress)",
+    ),
+    # the newest papers' mitigations (README: weighted real data, curation, sampling settings)
+    Mitigation(
+        "curated_entropy", ("loop=replace", "loop.curation=entropy"), "replace, curated by entropy (Shi et al.)"
+    ),
+    Mitigation(
+        "curated_verifier",
+        ("loop=replace", "loop.curation=verifier"),
+        "replace, curated by a verifier of 1,000 labels (Feng et al.)",
+    ),
+    Mitigation(
+        "weighted_replay",
+        ("loop=replay", "loop.real_weight=0.6180339887498949"),
+        "replay λ = 0.5, real images 1/φ of the loss (He et al.)",
+    ),
+    Mitigation(
+        "negative_guidance",
+        ("loop=replace", "sampling.negative_guidance=1.0"),
+        "replace, negative guidance w = 1 from a self-consumed twin (SIMS)",
+        models=("ddpm", "flow", "ldm"),
     ),
 ]
 
@@ -157,7 +179,7 @@ def model_names(conf_dir: Path = CONF_DIR) -> list[str]:
 def entries(
     protocol: str = PROTOCOL, models: Sequence[Model] = MODELS, mitigations: Sequence[Mitigation] = MITIGATIONS
 ) -> list[Entry]:
-    return [Entry(m, g, protocol) for m in models for g in mitigations]
+    return [Entry(m, g, protocol) for m in models for g in mitigations if g.models is None or m.key in g.models]
 
 
 def protocol_seeds(protocol: str) -> list[int]:

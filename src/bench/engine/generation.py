@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from bench.engine.health import generation_zero_health, non_finite_diagnostics
+from bench.engine.self_guidance import train_auxiliary
 from bench.engine.setup import Plan
 from bench.engine.train import fit
 from bench.errors import BenchError, Diverged
@@ -43,6 +44,9 @@ def run_generation(t: int, plan: Plan, ctx: LoopContext, folder: RunFolder, floo
     try:  # a NaN in training or sampling stops here: nothing of generation t is committed, earlier ones stay
         model, device, train_s = train_model(t, plan, train_set, folder)
         diagnostics = model.diagnostics(train_set.images)
+        auxiliary = None
+        if plan.sampling.get("negative_guidance"):  # SIMS: the self-consumed twin sampling steers away from
+            auxiliary = train_auxiliary(t, plan, model, len(train_set.images), folder)
         start = time.perf_counter()
         samples = model.sample(plan.n_draw, generator=generator(plan.seed, "sample", t), **plan.sampling)
         sample_s = time.perf_counter() - start
@@ -62,6 +66,8 @@ def run_generation(t: int, plan: Plan, ctx: LoopContext, folder: RunFolder, floo
         warnings += generation_zero_health(metrics, floor, n_classes=n_classes, health=plan.health)
     record = generation_record(t, plan, train_set, device=device, diagnostics=diagnostics, warnings=warnings)
     record["seconds"] = {"train": train_s, "sample": sample_s, "eval": eval_s}
+    # sampling.negative_guidance: how the auxiliary was made (its seconds are not in train or sample); else null
+    record["auxiliary"] = auxiliary
     record["metrics"] = metrics
     return Generation(record, model, samples)
 

@@ -34,6 +34,7 @@ from diffusers.training_utils import compute_snr
 from bench.errors import BenchError, check_fraction, check_positive
 from bench.models import unet_parts
 from bench.models.base import check_sampling, finite_samples
+from bench.models.self_guidance import SelfGuided, check_negative_guidance
 
 SAMPLERS = ("ddim", "ddpm")
 PREDICTION_TYPES = ("epsilon", "v_prediction")
@@ -54,6 +55,8 @@ SAMPLING_DEFAULTS = {
     # the last timestep, as a share of num_train_timesteps (null: the spacing's own, 0 for leading); its denoised
     # estimate is the sample (unet_parts.check_t_min)
     "t_min": None,
+    # w of SIMS' negative guidance from the generation's self-consumed twin (bench.models.self_guidance); 0: none
+    "negative_guidance": 0.0,
 }
 # eps-MSE of a model that predicts no noise at all is 1.0 (noise ~ N(0, I)); the v-MSE of one that predicts v = 0
 # is abar_t + (1 - abar_t) E[x0^2], near 1 too for [-1, 1] pixels (about 0.9 on MNIST). Well above half of it
@@ -61,7 +64,7 @@ SAMPLING_DEFAULTS = {
 UNTRAINED_MSE = 0.5
 
 
-class DDPM(L.LightningModule):
+class DDPM(SelfGuided, L.LightningModule):
     def __init__(
         self,
         *,
@@ -83,6 +86,7 @@ class DDPM(L.LightningModule):
         lr_schedule: str = "constant",
         ema_decay: float = 0.999,
         ema_power: float = 0.75,
+        auxiliary_steps: int = 300,
     ):
         super().__init__()
         channels = unet_parts.check_channels(channels, norm_num_groups)
@@ -90,6 +94,7 @@ class DDPM(L.LightningModule):
         check_positive("model.num_train_timesteps", num_train_timesteps)
         check_fraction("model.label_dropout", label_dropout)
         check_fraction("model.ema_decay", ema_decay)
+        check_positive("model.auxiliary_steps", auxiliary_steps)
         unet_parts.check_lr_schedule(lr_schedule)
         if prediction_type not in PREDICTION_TYPES:
             allowed = ", ".join(PREDICTION_TYPES)
@@ -210,6 +215,7 @@ class DDPM(L.LightningModule):
                 raise BenchError(f"sampling.{key}={s[key]!r} must be true or false")
         s["guidance"] = unet_parts.check_guidance(s["guidance"], conditional=self.hparams.conditional)
         s["t_min"] = unet_parts.check_t_min(s["t_min"], sampler=s["sampler"], allowed_samplers=("ddpm",))
+        s["negative_guidance"] = check_negative_guidance(s["negative_guidance"], guidance=s["guidance"])
         if s["t_min"] is not None:
             span = self.hparams.num_train_timesteps - self.last_timestep(s["t_min"])
             if s["steps"] > span:
@@ -247,6 +253,7 @@ class DDPM(L.LightningModule):
     def sample(self, n: int, *, generator: torch.Generator, labels: torch.Tensor | None = None, **sampling):
         """n uint8 images; a conditional model draws their labels by `sampling.class_balance` unless given them."""
         s = self.sampling_settings(**sampling)
+        self.check_auxiliary(s, n)
         if self.hparams.conditional and labels is None:
             labels = torch.multinomial(self.label_probs(s["class_balance"]), n, replacement=True, generator=generator)
         was_training = self.training
@@ -278,6 +285,7 @@ class DDPM(L.LightningModule):
         for t in sched.timesteps:
             with autocast:
                 eps = self.unet(torch.cat([x, x]) if guided else x, t, class_labels=labels).sample.float()
+                eps = self.steer(eps, x, t, labels, s)  # negative guidance (never together with `guided`)
             if guided:
                 cond, uncond = eps.chunk(2)
                 eps = cond + s["guidance"] * (cond - uncond)
@@ -315,3 +323,5 @@ class DDPM(L.LightningModule):
         """A DDPMPipeline folder: `DDPMPipeline.from_pretrained(path)` samples it (unconditional models), and
         `UNet2DModel.from_pretrained(path, subfolder="unet")` with the scheduler in `scheduler/` loads any."""
         DDPMPipeline(unet=self.unet, scheduler=self.scheduler).save_pretrained(str(path), safe_serialization=True)
+        if self.auxiliary is not None:  # sampling.negative_guidance's self-consumed twin (bench.models.self_guidance)
+            self.auxiliary.save_pretrained(f"{path}/auxiliary_unet", safe_serialization=True)

@@ -30,6 +30,7 @@ from diffusers import FlowMatchEulerDiscreteScheduler, FlowMatchHeunDiscreteSche
 from bench.errors import BenchError, check_fraction, check_positive
 from bench.models import unet_parts
 from bench.models.base import check_sampling, finite_samples
+from bench.models.self_guidance import SelfGuided, check_negative_guidance
 
 SCHEDULERS = {"euler": FlowMatchEulerDiscreteScheduler, "heun": FlowMatchHeunDiscreteScheduler}
 TIME_SAMPLINGS = ("logit_normal", "uniform")
@@ -46,13 +47,15 @@ SAMPLING_DEFAULTS = {
     # the smallest time the Euler steps reach before the last step jumps to the data (null: the scheduler's 1/1000,
     # shifted); see unet_parts.check_t_min
     "t_min": None,
+    # w of SIMS' negative guidance from the generation's self-consumed twin (bench.models.self_guidance); 0: none
+    "negative_guidance": 0.0,
 }
 # "Untrained" is a flow-matching loss above this share of the loss of the best field that ignores x_s and s (the
 # batch mean of the target e - x0): a fresh UNet sits near 1.0 or above, a trained latent flow on MNIST near 0.1
 UNTRAINED_LOSS_RATIO = 0.8
 
 
-class Flow(L.LightningModule):
+class Flow(SelfGuided, L.LightningModule):
     NAME = "flow"  # in one-line errors about its settings
 
     def __init__(
@@ -75,6 +78,7 @@ class Flow(L.LightningModule):
         lr_schedule: str = "constant",
         ema_decay: float = 0.999,
         ema_power: float = 0.75,
+        auxiliary_steps: int = 300,
         space_shape: tuple[int, int, int] | None = None,
     ):
         """`space_shape`: the shape the flow works in when it is not the images' (an autoencoder's latents)."""
@@ -83,6 +87,7 @@ class Flow(L.LightningModule):
         check_positive("model.layers_per_block", layers_per_block)
         check_fraction("model.label_dropout", label_dropout)
         check_fraction("model.ema_decay", ema_decay)
+        check_positive("model.auxiliary_steps", auxiliary_steps)
         unet_parts.check_lr_schedule(lr_schedule)
         if time_sampling not in TIME_SAMPLINGS:
             raise BenchError(
@@ -212,6 +217,7 @@ class Flow(L.LightningModule):
             raise BenchError(f"sampling.shift={shift!r} must be a number > 0 (1: no shift)")
         s["guidance"] = unet_parts.check_guidance(s["guidance"], conditional=self.hparams.conditional)
         s["t_min"] = unet_parts.check_t_min(s["t_min"], sampler=s["sampler"], allowed_samplers=("euler",))
+        s["negative_guidance"] = check_negative_guidance(s["negative_guidance"], guidance=s["guidance"])
         if s["t_min"] == 0.0:
             raise BenchError("sampling.t_min=0.0 must be above 0 for the flow (its last step jumps from t_min to 0)")
         return s
@@ -233,6 +239,7 @@ class Flow(L.LightningModule):
     def sample(self, n: int, *, generator: torch.Generator, labels: torch.Tensor | None = None, **sampling):
         """n uint8 images; a conditional model draws their labels by `sampling.class_balance` unless given them."""
         s = self.sampling_settings(**sampling)
+        self.check_auxiliary(s, n)
         if self.hparams.conditional and labels is None:
             probs = unet_parts.label_probs(
                 s["class_balance"],
@@ -261,6 +268,7 @@ class Flow(L.LightningModule):
         for t in sched.timesteps:
             with unet_parts.autocast(s["precision"], self.device):
                 v = self.unet(torch.cat([x, x]) if guided else x, t, class_labels=labels).sample.float()
+                v = self.steer(v, x, t, labels, s)  # negative guidance (never together with `guided`)
             if guided:
                 cond, uncond = v.chunk(2)
                 v = cond + s["guidance"] * (cond - uncond)
@@ -304,4 +312,6 @@ class Flow(L.LightningModule):
         """`unet/` (UNet2DModel.from_pretrained(path, subfolder="unet")) and `scheduler/` (the Euler flow scheduler
         with its defaults; sampling.shift and sampler are recorded in results.json)."""
         self.unet.save_pretrained(f"{path}/unet", safe_serialization=True)
+        if self.auxiliary is not None:  # sampling.negative_guidance's self-consumed twin (bench.models.self_guidance)
+            self.auxiliary.save_pretrained(f"{path}/auxiliary_unet", safe_serialization=True)
         FlowMatchEulerDiscreteScheduler(num_train_timesteps=NUM_TRAIN_TIMESTEPS).save_pretrained(f"{path}/scheduler")

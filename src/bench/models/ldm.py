@@ -139,6 +139,13 @@ class LatentFlow(Flow):
         self.vae.load_state_dict(kept)
         self.latent_scale.copy_(previous["latent_scale"])
 
+    def auxiliary_copy(self):
+        """The twin to fine-tune into the negative guidance's auxiliary keeps this model's autoencoder: only its flow
+        learns the self-consumed samples (the latents must stay the base model's)."""
+        twin = super().auxiliary_copy()
+        twin.hparams.autoencoder = "frozen"
+        return twin
+
     def on_train_start(self):
         loader = self.trainer.train_dataloader
         if not (self.latent_scale > 0 and self.hparams.autoencoder == "frozen"):  # else taken over from generation 0
