@@ -197,6 +197,11 @@ def test_bad_curation_settings_stop_before_training(tmp_path, overrides, message
     assert not list(tmp_path.glob("gen_*")), "nothing may be trained or written for a bad config"
 
 
+def test_entropy_curation_needs_two_kept_images():
+    with pytest.raises(BenchError, match=r"needs at least 2 kept images"):
+        Replay(generations=2, synthetic_size=1, curation="entropy")
+
+
 def test_a_verifier_needs_classes():
     loop = Replay(generations=2, synthetic_size=8, curation="verifier")
     with pytest.raises(BenchError, match=r"loop\.curation=verifier needs a labelled data set"):

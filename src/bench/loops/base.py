@@ -110,6 +110,11 @@ class Loop:
             raise BenchError(f"loop.curation_keep={keep} is outside the allowed range (0, 1]")
         self.curation_keep = float(keep)
         self.verifier_n_labelled = check_positive("loop.verifier_n_labelled", verifier_n_labelled)
+        if self.curation == "entropy" and self.synthetic_size < 2:
+            raise BenchError(
+                f"loop.curation=entropy with loop.synthetic_size={self.synthetic_size}: the k-NN entropy it keeps "
+                "high needs at least 2 kept images"
+            )
         if self.curation == "entropy" and self.n_candidates <= self.synthetic_size:
             raise BenchError(
                 f"loop.curation=entropy with loop.curation_keep={keep} draws no more candidates than it keeps "
