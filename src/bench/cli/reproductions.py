@@ -6,7 +6,9 @@ the page from the folders there are. Extra OVERRIDES go to every run (and name o
 config a run is matched by), e.g. smaller sizes for a quick look. --diffusion makes docs/reproductions_diffusion.md
 instead: the same claims with the latent flow preset (`model=ldm`), whose runs take hours, not an hour.
 --page mnist-v1 makes docs/reproductions_mnist_v1.md: the claims decided over the protocol mnist-v1's 10 generations
-(the accumulate claim), from the VAE's runs of the published board.
+(the accumulate claim), from the VAE's runs of the published board. --page recent makes docs/reproductions_recent.md:
+the newest papers' claims (memorisation of a model's own data, entropy selection, verifier quality, negative
+guidance, weighted replay, and the π²/6 bound of accumulation, decided by the Gaussian oracle).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from bench.cli import arguments
 def _pages() -> dict[str, tuple[str, str, str]]:
     """{page: (its claims as --claims takes them, its file, the flag that picks it)}: the VAE page (default), the
     diffusion page and the page of claims decided over the protocol mnist-v1's 10 generations."""
-    from bench.analysis.reproductions.claims import CLAIMS, DIFFUSION_CLAIMS, PROTOCOL_CLAIMS
+    from bench.analysis.reproductions.claims import CLAIMS, DIFFUSION_CLAIMS, PROTOCOL_CLAIMS, RECENT_CLAIMS
 
     def keys(claims) -> str:
         return ",".join(c.key for c in claims)
@@ -29,6 +31,7 @@ def _pages() -> dict[str, tuple[str, str, str]]:
         "vae": (keys(CLAIMS), "docs/reproductions.md", ""),
         "diffusion": (keys(DIFFUSION_CLAIMS), "docs/reproductions_diffusion.md", "--diffusion"),
         "mnist-v1": (keys(PROTOCOL_CLAIMS), "docs/reproductions_mnist_v1.md", "--page mnist-v1"),
+        "recent": (keys(RECENT_CLAIMS), "docs/reproductions_recent.md", "--page recent"),
     }
 
 
@@ -130,7 +133,7 @@ def _parse(args):
 def _build(args) -> str:
     from bench.analysis.reproductions.claims import ARMS
     from bench.analysis.reproductions.evidence import Evidence, arm_keys, collect
-    from bench.analysis.reproductions.gaussian import law_rows
+    from bench.analysis.reproductions.gaussian import law_rows, mean_error_rows, pi2_6_verdict
     from bench.analysis.reproductions.gaussian import verdict as law_verdict
     from bench.analysis.reproductions.page import render
     from bench.analysis.reproductions.verdicts import NOT_RUN, Verdict, judge
@@ -153,12 +156,17 @@ def _build(args) -> str:
     evidence = Evidence(found)
     verdicts: dict[str, Verdict] = {}
     laws = None
+    mean_errors = None
     for c in claims:
         lacking = evidence.missing(c.arms)
         if c.key == "gaussian":
             rows = law_rows(args.law_seeds)
             laws = (rows, args.law_seeds)
             verdicts[c.key] = law_verdict(rows)
+        elif c.key == "pi2_6":
+            errors = mean_error_rows(args.law_seeds)
+            mean_errors = (errors, args.law_seeds)
+            verdicts[c.key] = pi2_6_verdict(errors)
         elif lacking:
             verdicts[c.key] = Verdict(NOT_RUN, [f"fewer than 2 finished seeds for: {', '.join(lacking)}"])
         else:
@@ -172,6 +180,7 @@ def _build(args) -> str:
         seeds=seeds,
         extra=args.overrides,
         laws=laws,
+        mean_errors=mean_errors,
         machine=machine,
         setups=setups,
         command=this,

@@ -34,6 +34,7 @@ def _arm(key: str, *overrides: str, label: str | None = None) -> Arm:
 
 
 LDM = ("model=ldm", "experiment=ldm_cpu")
+VERIFIER_LABELS = (10, 100, 1000, 60000)  # from a verifier near chance to one near the reference classifier
 LDM_LABEL = _label(LDM)
 
 ARMS = {
@@ -62,6 +63,15 @@ ARMS = {
         _arm("v1_replace", "protocol=mnist-v1", "model=vae", "loop=replace"),
         _arm("v1_accumulate", "protocol=mnist-v1", "model=vae", "loop=accumulate"),
         _arm("v1_accumulate_budget", "protocol=mnist-v1", "model=vae", "loop=accumulate", "loop.budget=4000"),
+        # the newest papers' mitigations (docs/reproductions_recent.md)
+        _arm("replay_golden", "loop=replay", "loop.real_weight=0.6180339887498949", label="`loop=replay` real at 1/φ"),
+        _arm("v1_accumulate_entropy", "protocol=mnist-v1", "model=vae", "loop=accumulate", "loop.curation=entropy"),
+        *[
+            _arm(f"verifier_{n}", "loop=replace", "loop.curation=verifier", f"loop.verifier_n_labelled={n}")
+            for n in VERIFIER_LABELS
+        ],
+        _arm("ldm_augment", *LDM, "loop=augment", "loop.generations=3"),
+        _arm("ldm_augment_sims", *LDM, "loop=augment", "loop.generations=3", "sampling.negative_guidance=1.0"),
     ]
 }
 
@@ -89,6 +99,8 @@ class Claim:
     # for the VAE's): {rule's arm: this claim's arm}; empty for a claim judged by a rule of its own key
     same_rule_as: str = ""
     arm_roles: tuple[tuple[str, str], ...] = ()
+    # the arm table's metrics where the claim is about others than TABLE_METRICS: (metric, title, decimals)
+    table: tuple[tuple[str, str, int], ...] = ()
 
 
 CLAIMS = [
@@ -222,4 +234,79 @@ PROTOCOL_CLAIMS = [
         ),
     ),
 ]
-ALL_CLAIMS = [*CLAIMS, *DIFFUSION_CLAIMS, *PROTOCOL_CLAIMS]
+# docs/reproductions_recent.md: what the papers since 2025 measure and try (`python -m bench.reproductions --page
+# recent`): memorisation of a model's own data, selection by entropy, verifiers of known quality, negative guidance,
+# weighted replay, and the pi^2/6 bound of accumulation (decided by the Gaussian oracle, no run folders)
+RECENT_CLAIMS = [
+    Claim(
+        "pi2_6",
+        "Accumulating keeps the error within π²/6 of real data alone; replacing lets it grow",
+        "Dey & Donoho 2024 (arXiv 2410.22812)",
+        "For a Gaussian refitted each generation, the squared error of the fitted mean under `accumulate` stays "
+        "below π²/6 times the error of a fit to real data alone (`real`), while under `replace` it grows with "
+        "every generation. An exact check: the closed-form Gaussian oracle of the `gaussian` claim "
+        "(`bench.analysis.gaussian_laws`) over hundreds of seeds.",
+        (),
+        "",
+    ),
+    Claim(
+        "memorisation_dt",
+        "Under fully synthetic retraining a model memorises its own training data",
+        "Shi et al. 2025 (NeurIPS)",
+        "Across generations of `replace`, the share of samples that copy an image of the generation's own "
+        "training set D_t (`memorized_share_dt`) rises and D_t's k-NN entropy (`entropy_dt`) falls; under the real "
+        "control neither moves.",
+        ("replace", "real"),
+        "python -m bench -m model=ddpm experiment=ddpm_gpu loop=replace,real seed=0,1,2 trainer.accelerator=gpu",
+        table=(
+            ("memorized_share_dt", "memorised share of D_t", 3),
+            ("entropy_dt", "entropy of D_t (nats)", 0),
+            ("memorized_share", "memorised share of D_0", 3),
+            ("fid", "FID", 0),
+        ),
+    ),
+    Claim(
+        "entropy_selection",
+        "Keeping D_t's entropy high by selection lowers FID under accumulation",
+        "Shi et al. 2025 (NeurIPS)",
+        "Choosing which synthetic images enter D_t so that its entropy stays high (`loop.curation=entropy`, greedy "
+        "max-min selection of half of twice as many candidates) gives a lower FID than no selection under "
+        "`accumulate`, at the protocol mnist-v1's horizon of 10 generations.",
+        ("v1_accumulate", "v1_accumulate_entropy"),
+        "python -m bench -m protocol=mnist-v1 model=ddpm experiment=ddpm_gpu loop=accumulate "
+        "loop.curation=null,entropy seed=0,1,2 trainer.accelerator=gpu",
+    ),
+    Claim(
+        "verifier_quality",
+        "A better verifier helps more",
+        "Feng et al. 2025 (ICLR); Yi et al. 2025 (arXiv 2510.16657)",
+        "Curating `replace`'s synthetic data by a verifier slows the collapse, and the gain grows with the "
+        "verifier's accuracy: verifiers trained on 10, 100, 1,000 and 60,000 labelled images "
+        "(`loop.curation=verifier`, `loop.verifier_n_labelled`), their held-out accuracy recorded.",
+        ("replace", *(f"verifier_{n}" for n in VERIFIER_LABELS)),
+        "python -m bench -m model=ddpm experiment=ddpm_gpu loop=replace loop.curation=verifier "
+        "loop.verifier_n_labelled=10,100,1000,60000 seed=0,1,2 trainer.accelerator=gpu",
+    ),
+    Claim(
+        "negative_guidance",
+        "Negative guidance from a self-consumed model improves the model and slows collapse",
+        "Alemohammad et al. 2024 (SIMS)",
+        "Sampling with (1 + w) · base − w · auxiliary, the auxiliary being the generation's model fine-tuned on "
+        "its own samples (`sampling.negative_guidance=1.0`), lowers generation 0's FID and slows the collapse under "
+        "`augment` (D_0 plus the last generation's samples), with the latent flow at `experiment=ldm_cpu`.",
+        ("ldm_augment", "ldm_augment_sims"),
+        "python -m bench -m model=ddpm experiment=ddpm_gpu loop=augment sampling.negative_guidance=0,1 seed=0,1,2 "
+        "trainer.accelerator=gpu",
+    ),
+    Claim(
+        "weighted_replay",
+        "Weighting the real data at 1/φ of the loss beats unweighted replay at the same counts",
+        "He et al. 2025 (arXiv 2502.18049)",
+        "Replay with half of D_t real and half synthetic, the real half carrying 1/φ ≈ 0.618 of the training loss "
+        "(`experiment=real_weight_golden`, `loop.real_weight`), against the same counts unweighted (0.5).",
+        ("replay", "replay_golden"),
+        "python -m bench -m model=ddpm experiment=ddpm_gpu loop=replay loop.real_weight=null,0.618 seed=0,1,2 "
+        "trainer.accelerator=gpu",
+    ),
+]
+ALL_CLAIMS = [*CLAIMS, *DIFFUSION_CLAIMS, *PROTOCOL_CLAIMS, *RECENT_CLAIMS]

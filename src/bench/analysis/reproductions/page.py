@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bench.analysis.aggregate import Estimate
-from bench.analysis.reproductions.claims import ARMS, TABLE_METRICS, Claim
+from bench.analysis.reproductions.claims import ARMS, RECENT_CLAIMS, TABLE_METRICS, Claim
 from bench.analysis.reproductions.evidence import ArmRuns, Evidence
-from bench.analysis.reproductions.gaussian import LawRow
+from bench.analysis.reproductions.gaussian import PI2_6, LawRow, MeanErrorRow
 from bench.analysis.reproductions.verdicts import CURATED, CURATION_METRICS, Verdict, fmt
+
+RECENT_KEYS = {c.key for c in RECENT_CLAIMS}
 
 
 def cell(e: Estimate, decimals: int) -> str:
@@ -19,14 +21,14 @@ def cell(e: Estimate, decimals: int) -> str:
     return f"{e.mean:.{decimals}f}" if hw is None else f"{e.mean:.{decimals}f} ± {hw:.{decimals}f}"
 
 
-def arm_table(arms: Sequence[ArmRuns]) -> list[str]:
-    head = "| arm | seeds | " + " | ".join(f"{label} gen 0 → last" for _, label, _ in TABLE_METRICS) + " |"
-    lines = [head, "|" + "---|" * (2 + len(TABLE_METRICS))]
+def arm_table(arms: Sequence[ArmRuns], metrics: Sequence[tuple[str, str, int]] = TABLE_METRICS) -> list[str]:
+    head = "| arm | seeds | " + " | ".join(f"{label} gen 0 → last" for _, label, _ in metrics) + " |"
+    lines = [head, "|" + "---|" * (2 + len(metrics))]
     for a in arms:
         if not a.runs:
-            lines.append(f"| {a.arm.label} | 0 | " + " | ".join("not run" for _ in TABLE_METRICS) + " |")
+            lines.append(f"| {a.arm.label} | 0 | " + " | ".join("not run" for _ in metrics) + " |")
             continue
-        cells = [f"{cell(a.at(m, 0), d)} → {cell(a.at(m, -1), d)}" for m, _, d in TABLE_METRICS]
+        cells = [f"{cell(a.at(m, 0), d)} → {cell(a.at(m, -1), d)}" for m, _, d in metrics]
         lines.append(f"| {a.arm.label} | {len(a.runs)} | " + " | ".join(cells) + " |")
     return lines
 
@@ -82,6 +84,27 @@ def law_table(rows: Sequence[LawRow], seeds: int) -> list[str]:
     return lines
 
 
+def mean_error_table(rows: Sequence[MeanErrorRow], seeds: int) -> list[str]:
+    def c(x: tuple[float, float, float]) -> str:
+        return f"{x[0]:.1f} [{x[1]:.1f}, {x[2]:.1f}]"
+
+    lines = [
+        f"Squared error ‖μ_t − μ‖² of the fitted mean, mean over {seeds} seeds with its 95% interval (Bonferroni over "
+        "generations); the same oracle as the `gaussian` claim (D = 4 pixels, n = 8 images a generation, σ = 20 "
+        f"around 128). The margins are the loop's error − π²/6 ({PI2_6:.3f}) x the same seed's real error, paired:",
+        "",
+        "| generation | real | accumulate | theory, accumulate | accumulate − π²/6 x real | replace | "
+        "replace − π²/6 x real |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.generation} | {c(r.real)} | {c(r.accumulate)} | {r.theory_accumulate:.1f} | "
+            f"{c(r.accumulate_margin)} | {c(r.replace)} | {c(r.replace_margin)} |"
+        )
+    return lines
+
+
 def render(
     claims: Sequence[Claim],
     evidence: Evidence,
@@ -91,6 +114,7 @@ def render(
     extra: Sequence[str],
     laws: tuple[list[LawRow], int] | None,
     machine: str,
+    mean_errors: tuple[list[MeanErrorRow], int] | None = None,
     setups: Sequence[str],
     command: str,
 ) -> str:
@@ -102,7 +126,9 @@ def render(
         f"seeds {', '.join(str(s) for s in seed_list)} with the half-width of its 95% Student-t interval "
         "(`mean ± h`); a change or a difference between loops is paired by seed (generation 0 of two loops "
         "with one seed and the same data is the same model). The verdict rules are in "
-        "`src/bench/analysis/reproductions/verdicts.py` and are written out under each verdict.",
+        "`src/bench/analysis/reproductions/verdicts.py`"
+        + (" (the newest papers' in `recent_rules.py` beside it)" if any(c.key in RECENT_KEYS for c in claims) else "")
+        + " and are written out under each verdict.",
         "",
         "The runs, as their results.json files say:",
         "",
@@ -118,10 +144,17 @@ def render(
     for c in claims:
         v = verdicts[c.key]
         out += ["", f'<a id="{c.key.replace("_", "-")}"></a>', "", f"## {c.title}", "", f"*{c.source}.* {c.statement}"]
-        out += ["", "Commands (this CPU):", "", "```bash"]
-        out += [ARMS[k].command(seed_list) + (f" {' '.join(extra)}" if extra else "") for k in c.arms]
+        if c.arms:
+            out += ["", "Commands (this CPU):", "", "```bash"]
+            out += [ARMS[k].command(seed_list) + (f" {' '.join(extra)}" if extra else "") for k in c.arms]
+            out += ["```"]
+        else:
+            out += [
+                "",
+                "No run folders: the oracle simulates its seeds through the benchmark's loop when the page is made.",
+            ]
         gpu = f"On a GPU, with the diffusion model (not run for this page): `{c.gpu}`" if c.gpu else "No GPU needed."
-        out += ["```", "", gpu, ""]
+        out += ["", gpu, ""]
         if c.key == "gaussian" and laws is not None:
             out += [*law_table(*laws), ""]
             out.append(
@@ -130,7 +163,10 @@ def render(
                 "change the fit far more, so this table is shown, not tested:"
             )
             out += [""]
-        out += arm_table([evidence.arms[k] for k in c.arms])
+        if c.key == "pi2_6" and mean_errors is not None:
+            out += [*mean_error_table(*mean_errors), ""]
+        if c.arms:
+            out += arm_table([evidence.arms[k] for k in c.arms], c.table or TABLE_METRICS)
         if c.key == "curation" and not evidence.missing(c.arms):
             out += ["", *gap_table(evidence, CURATED, "replace", CURATION_METRICS)]
             for k in c.arms[1:]:

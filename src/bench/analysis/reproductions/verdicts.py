@@ -215,6 +215,10 @@ RULES: dict[str, Callable[[Evidence], Verdict]] = {
 
 def judge(claim: Claim, ev: Evidence) -> Verdict:
     """The claim's verdict by its rule: its own, or (`claim.same_rule_as`) another claim's, on its own arms."""
+    # the newest papers' rules live in a module of their own, which builds on this one's helpers
+    from bench.analysis.reproductions.recent_rules import RECENT_RULES
+
+    rules = {**RULES, **RECENT_RULES}
     if claim.same_rule_as:
-        return RULES[claim.same_rule_as](ev.as_roles(dict(claim.arm_roles)))
-    return RULES[claim.key](ev)
+        return rules[claim.same_rule_as](ev.as_roles(dict(claim.arm_roles)))
+    return rules[claim.key](ev)
