@@ -10,7 +10,8 @@ from bench.analysis.reproductions.claims import ALL_CLAIMS, ARMS
 from bench.analysis.reproductions.evidence import ArmRuns, Evidence
 from bench.analysis.reproductions.gaussian import law_rows
 from bench.analysis.reproductions.gaussian import verdict as law_verdict
-from bench.analysis.reproductions.verdicts import PARTLY, REPRODUCED, flat, judge, sampling_bias, synthetic_loop
+from bench.analysis.reproductions.judge import judge
+from bench.analysis.reproductions.verdicts import PARTLY, REPRODUCED, flat, sampling_bias, synthetic_loop
 from bench.cli.reproductions import main as reproductions_main
 from conftest import tiny_overrides
 

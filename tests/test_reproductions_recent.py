@@ -8,8 +8,9 @@ from bench.analysis import gaussian_laws as laws
 from bench.analysis.reproductions.claims import ARMS, RECENT_CLAIMS
 from bench.analysis.reproductions.evidence import ArmRuns, Evidence
 from bench.analysis.reproductions.gaussian import PI2_6, mean_error_rows, pi2_6_verdict
+from bench.analysis.reproductions.judge import judge
 from bench.analysis.reproductions.recent_rules import RECENT_RULES
-from bench.analysis.reproductions.verdicts import NOT, PARTLY, REPRODUCED, judge
+from bench.analysis.reproductions.verdicts import NOT, PARTLY, REPRODUCED
 from bench.cli.reproductions import main as reproductions_main
 
 

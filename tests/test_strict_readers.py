@@ -167,7 +167,7 @@ def test_reproductions_reads_a_changed_leaf_without_a_traceback(real_run, tmp_pa
     here every arm is made to match the tiny run and a second seed of it, so the changed file reaches the rules."""
     from bench.analysis.reproductions.claims import ARMS, CLAIMS
     from bench.analysis.reproductions.evidence import Evidence, _key, collect
-    from bench.analysis.reproductions.verdicts import judge
+    from bench.analysis.reproductions.judge import judge
 
     _, doc = real_run
     text, must_refuse, what = data.draw(one_leaf_changed(doc))

@@ -135,8 +135,9 @@ def _build(args) -> str:
     from bench.analysis.reproductions.evidence import Evidence, arm_keys, collect
     from bench.analysis.reproductions.gaussian import law_rows, mean_error_rows, pi2_6_verdict
     from bench.analysis.reproductions.gaussian import verdict as law_verdict
+    from bench.analysis.reproductions.judge import judge
     from bench.analysis.reproductions.page import render
-    from bench.analysis.reproductions.verdicts import NOT_RUN, Verdict, judge
+    from bench.analysis.reproductions.verdicts import NOT_RUN, Verdict
     from bench.cli.multirun import run_seeds
 
     seeds, claims = _parse(args)

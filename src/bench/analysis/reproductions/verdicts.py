@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bench.analysis.aggregate import Estimate
-from bench.analysis.reproductions.claims import Claim
 from bench.analysis.reproductions.evidence import Evidence
 
 REPRODUCED, PARTLY, NOT, NOT_RUN, MEASURED = "reproduced", "partly", "not reproduced", "not run", "measured"
@@ -211,14 +210,3 @@ RULES: dict[str, Callable[[Evidence], Verdict]] = {
     "contamination": contamination,
     "curation": curation,
 }
-
-
-def judge(claim: Claim, ev: Evidence) -> Verdict:
-    """The claim's verdict by its rule: its own, or (`claim.same_rule_as`) another claim's, on its own arms."""
-    # the newest papers' rules live in a module of their own, which builds on this one's helpers
-    from bench.analysis.reproductions.recent_rules import RECENT_RULES
-
-    rules = {**RULES, **RECENT_RULES}
-    if claim.same_rule_as:
-        return rules[claim.same_rule_as](ev.as_roles(dict(claim.arm_roles)))
-    return rules[claim.key](ev)
