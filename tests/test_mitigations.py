@@ -47,6 +47,14 @@ def resumed_equals_uninterrupted(tmp_path, *overrides) -> list[dict]:
     return json.loads((whole / "results.json").read_text())["generations"]
 
 
+def refused_before_training(tmp_path, overrides, message) -> None:
+    """The run stops in one line starting with `message`, before anything is trained or written."""
+    with pytest.raises(BenchError) as e:
+        run(tiny_cfg(tmp_path, *overrides))
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
+    assert not list(tmp_path.glob("gen_*")), "nothing may be trained or written for a bad config"
+
+
 # ---------------------------------------------------------------- loop.real_weight
 
 
@@ -103,10 +111,7 @@ def test_weighted_draws_move_a_models_fit_by_the_weight():
     ],
 )
 def test_bad_real_weights_stop_before_training(tmp_path, overrides, message):
-    with pytest.raises(BenchError) as e:
-        run(tiny_cfg(tmp_path, *overrides))
-    assert str(e.value).startswith(message) and "\n" not in str(e.value)
-    assert not list(tmp_path.glob("gen_*")), "nothing may be trained or written for a bad config"
+    refused_before_training(tmp_path, overrides, message)
 
 
 def test_the_golden_preset_is_replay_at_one_over_phi(tmp_path):
@@ -191,10 +196,7 @@ def test_verifier_curation_records_its_verifier_and_resumes_exactly(tmp_path):
     ],
 )
 def test_bad_curation_settings_stop_before_training(tmp_path, overrides, message):
-    with pytest.raises(BenchError) as e:
-        run(tiny_cfg(tmp_path, *overrides))
-    assert str(e.value).startswith(message) and "\n" not in str(e.value)
-    assert not list(tmp_path.glob("gen_*")), "nothing may be trained or written for a bad config"
+    refused_before_training(tmp_path, overrides, message)
 
 
 def test_entropy_curation_needs_two_kept_images():

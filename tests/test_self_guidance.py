@@ -14,6 +14,7 @@ from bench.engine.run import run
 from bench.errors import BenchError
 from bench.models.ddpm import DDPM
 from bench.models.flow import Flow
+from test_flow import ExactVelocity  # the velocity field of a one-image data set
 
 SHAPE = (1, 28, 28)
 TINY = {"channels": (8, 8), "norm_num_groups": 4, "warmup_steps": 1}
@@ -21,18 +22,6 @@ TINY = {"channels": (8, 8), "norm_num_groups": 4, "warmup_steps": 1}
 
 def g(seed):
     return torch.Generator().manual_seed(seed)
-
-
-class ExactVelocity(torch.nn.Module):
-    """The velocity of a data set of one image `target`: (x_s - target) / s."""
-
-    def __init__(self, target: torch.Tensor):
-        super().__init__()
-        self.target = target
-
-    def forward(self, x, t, class_labels=None):
-        s = torch.as_tensor(t, dtype=x.dtype).reshape(-1, 1, 1, 1) / 1000
-        return type("Out", (), {"sample": (x - self.target) / s})()
 
 
 @pytest.mark.parametrize("w", [0.0, 0.5, 1.0])

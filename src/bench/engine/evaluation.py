@@ -86,11 +86,13 @@ class Evaluator:
         floor_labels = test_labels[self.split.floor] if test_labels is not None else None
         self.floor_features = (test_feats[self.split.floor], floor_labels)
         # the generator's training set D_0, for memorisation (`set_train_images`; none: memorisation is skipped)
+        self.train_images: torch.Tensor | None = None
         self.train_features: torch.Tensor | None = None
         self.train_nn: torch.Tensor | None = None
 
     def set_train_images(self, train_images: torch.Tensor) -> None:
         """D_0, for memorisation: its features and its own nearest-neighbour distances, computed once."""
+        self.train_images = train_images
         self.train_features = self.extractor.extract(train_images)[0]
         self.train_nn = train_nn_distances(self.train_features)
 
@@ -222,17 +224,24 @@ class Evaluator:
         feats, labels = self.extract(images)
         out = self.score_features(feats, labels, seed=seed)
         if training_images is not None:
-            out.update(own_data_metrics(self.extractor.extract(training_images)[0], feats))
+            out.update(self.own_data(training_images, feats))
         if self.measure is not None:
             out.update(self.measure(images, labels))
         return out
+
+    def own_data(self, training_images: torch.Tensor, feats: torch.Tensor) -> dict:
+        """`own_data_metrics` of D_t; D_0 itself (generation 0, the floor) reuses its features and neighbour distances,
+        computed once a run (`set_train_images`)."""
+        if training_images is self.train_images:
+            return own_data_metrics(self.train_features, feats, dt_nn=self.train_nn)
+        return own_data_metrics(self.extractor.extract(training_images)[0], feats)
 
     def floor(self, *, seed: int) -> dict:
         """The same metrics for held-out real images: what a perfect generator scores at this sample size (their
         own-data metrics against D_0: what a generator of new images from D_0's distribution scores there)."""
         out = self.score_features(*self.floor_features, seed=seed)
-        if self.train_features is not None:
-            out.update(own_data_metrics(self.train_features, self.floor_features[0]))
+        if self.train_images is not None:
+            out.update(self.own_data(self.train_images, self.floor_features[0]))
         if self.measure is not None:
             out.update(self.measure(self.dataset.test_images[self.split.floor], self.floor_features[1]))
         return out

@@ -121,7 +121,7 @@ def generation_record(
         "curation": plan.curator.report() if plan.curator else None,
         "warm_start": plan.loop.warm_start and t > 0,
         # the share of the training loss D_t's real images carried (loop.real_weight; null: their count's share)
-        "real_loss_share": plan.loop.real_weight if plan.loop.example_weights(train_set) is not None else None,
+        "real_loss_share": plan.loop.real_loss_share(train_set),
         "device": str(device),
         # not a result key (it names no folder and may change on resume), but it changes float sums in
         # training: recorded per generation so a resumed run with another thread count shows where

@@ -127,12 +127,19 @@ class Loop:
                 f"loop={self.name} does not (allowed with: accumulate, augment, fresh, replay)"
             )
 
+    def real_loss_share(self, train_set: TrainingSet) -> float | None:
+        """The share of the loss D_t's real images carry when `real_weight` applies to it (it mixes both kinds), else
+        None (their count's share)."""
+        mixed = train_set.n_real > 0 and train_set.n_synthetic > 0
+        return self.real_weight if mixed else None
+
     def example_weights(self, train_set: TrainingSet) -> torch.Tensor | None:
         """Per-image sampling weights that give D_t's real images the share `real_weight` of the training loss
         whatever their count (He et al. 2025), or None (uniform: no real_weight, or D_t is all real or all synthetic,
         as at generation 0). A real image weighs real_weight / n_real, a synthetic one (1 - real_weight) / n_synth."""
-        if self.real_weight is None or train_set.n_real == 0 or train_set.n_synthetic == 0:
+        if self.real_loss_share(train_set) is None:
             return None
+        assert self.real_weight is not None, "real_loss_share is set"
         real = train_set.real_mask()
         w = torch.where(
             real,

@@ -28,12 +28,15 @@ OWN_DATA_KEYS = ("memorized_share_dt", "entropy_dt", "entropy_gen")
 
 
 @few_threads_call
-def own_data_metrics(dt: Tensor, gen: Tensor, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict[str, float | int]:
-    """memorized_share_dt, nn_gen_dt_{mean,median,p05,p95}, nn_dt_dt_{...}, entropy_dt, entropy_gen, n_dt."""
+def own_data_metrics(
+    dt: Tensor, gen: Tensor, *, chunk_size: int = DEFAULT_CHUNK_SIZE, dt_nn: Tensor | None = None
+) -> dict[str, float | int]:
+    """memorized_share_dt, nn_gen_dt_{mean,median,p05,p95}, nn_dt_dt_{...}, entropy_dt, entropy_gen, n_dt.
+    `dt_nn`: D_t's nearest-other-row distances when already known (`train_nn_distances`), to reuse."""
     dt = as_features(dt, "training set D_t", min_rows=2)
     gen = as_features(gen, "generated", min_rows=2)
     same_dim(dt, gen, "training set D_t", "generated")
-    memorized, dist, dt_nn = memorized_rows(dt, gen, chunk_size=chunk_size)
+    memorized, dist, dt_nn = memorized_rows(dt, gen, chunk_size=chunk_size, train_nn=dt_nn)
     out: dict[str, float | int] = {"memorized_share_dt": int(memorized.sum()) / memorized.shape[0]}
     out.update(distance_summary("nn_gen_dt", dist))
     out.update(distance_summary("nn_dt_dt", dt_nn))

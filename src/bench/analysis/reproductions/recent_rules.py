@@ -16,6 +16,7 @@ from bench.analysis.reproductions.verdicts import (
     REPRODUCED,
     Verdict,
     better,
+    better_at_last,
     falls,
     flat,
     fmt,
@@ -122,14 +123,7 @@ def weighted_replay(ev: Evidence) -> Verdict:
     """Replay with the real images at 1/φ of the loss − plain replay at the last generation, on the collapse metrics:
     reproduced when better on all of them, partly when better on FID alone."""
     v = Verdict(NOT)
-    wins = True
-    for metric, hib in COLLAPSE:
-        g = ev.gap("replay_golden", "replay", metric)
-        ok = better(g, hib)
-        wins &= ok
-        v.reasons.append(
-            f"last generation, weighted − plain replay, {metric}: {fmt(g)} ({'better' if ok else 'no gain'})"
-        )
+    wins = better_at_last(ev, "replay_golden", "replay", "weighted − plain replay", v)
     d = ev.change("replay_golden", "fid")
     v.reasons.append(f"weighted replay, fid gen 0 → last: {fmt(d)}")
     v.verdict = REPRODUCED if wins else PARTLY if falls(ev.gap("replay_golden", "replay", "fid")) else NOT

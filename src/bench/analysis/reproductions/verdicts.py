@@ -82,19 +82,23 @@ def synthetic_loop(ev: Evidence) -> Verdict:
 
 def replay(ev: Evidence) -> Verdict:
     v = Verdict(NOT)
-    slows = True
-    for metric, hib in COLLAPSE:
-        g = ev.gap("replay", "replace", metric)
-        ok = better(g, hib)
-        slows &= ok
-        v.reasons.append(
-            f"last generation, replay − replace, {metric}: {fmt(g)} ({'better' if ok else 'no detected gain'})"
-        )
+    slows = better_at_last(ev, "replay", "replace", "replay − replace", v)
     d = ev.change("replay", "fid")
     stops = flat(d)
     v.reasons.append(f"replay, fid gen 0 → last: {fmt(d)} ({'stopped' if stops else 'slowed, not stopped'})")
     v.verdict = REPRODUCED if slows else NOT
     return v
+
+
+def better_at_last(ev: Evidence, arm: str, baseline: str, label: str, v: Verdict) -> bool:
+    """arm − baseline at the last generation on every collapse metric, one reason each; True when better on all."""
+    wins = True
+    for metric, hib in COLLAPSE:
+        g = ev.gap(arm, baseline, metric)
+        ok = better(g, hib)
+        wins &= ok
+        v.reasons.append(f"last generation, {label}, {metric}: {fmt(g)} ({'better' if ok else 'no detected gain'})")
+    return wins
 
 
 def _beats_replace(ev: Evidence, arm: str, v: Verdict) -> bool:
