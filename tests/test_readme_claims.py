@@ -50,3 +50,15 @@ def test_the_readme_board_rows_are_the_published_pages_numbers():
         # the page's columns: rank, entry, n, headline, FID gen 0, FID last, recall, coverage, classes last, ...
         assert [rank, n, headline, fid0, fid_last, classes] == [row[0], row[2], row[3], row[4], row[5], row[8]], entry
     assert "AMD EPYC" in board and "3 seeds" in board
+
+
+def test_the_readme_frozen_against_retrained_numbers_are_the_recipe_tables():
+    """The README's 3-seed frozen/retrained gap at generation 4 is the recipe study's paired table (issue 15)."""
+    recipe = (Path(__file__).resolve().parents[1] / "docs" / "diffusion_recipe.md").read_text()
+    part = recipe[recipe.index("## Frozen against retrained autoencoder under `replace`, `experiment=ldm_cpu`") :]
+    rows = {tuple(_cells(r)[:2]): _cells(r)[2:] for r in part.splitlines() if r.startswith("| fid |")}
+    frozen, retrain = rows[("fid", "`frozen`")][4], rows[("fid", "`retrain`")][4]
+    gap = rows[("fid", "retrain − frozen, paired")][4]
+    ddpm = " ".join(section("### A diffusion model").split())
+    assert f"generation 4 is {frozen} frozen against {retrain} retrained (paired gap +{gap};" in ddpm
+    assert "3 seeds" in ddpm and "seed=0,1,2" in ddpm
