@@ -108,6 +108,14 @@ def test_weighted_draws_move_a_models_fit_by_the_weight():
         (["loop=replay", "loop.real_weight=-0.1"], "loop.real_weight=-0.1 is outside the allowed range [0, 1]"),
         (["loop=replace", "loop.real_weight=0.618"], "loop.real_weight=0.618 needs a loop whose D_t mixes real"),
         (["loop=real", "loop.real_weight=0.5"], "loop.real_weight=0.5 needs a loop whose D_t mixes real"),
+        (
+            ["loop=replay", "loop.real_fraction=1.0", "loop.real_weight=0.5"],
+            "loop.real_weight=0.5 with loop.real_fraction=1.0: D_t is all real",
+        ),
+        (
+            ["loop=replay", "loop.real_fraction=0.0", "loop.real_weight=0.5"],
+            "loop.real_weight=0.5 with loop.real_fraction=0.0: D_t is all synthetic",
+        ),
     ],
 )
 def test_bad_real_weights_stop_before_training(tmp_path, overrides, message):

@@ -8,7 +8,7 @@ import torch
 
 from bench.errors import BenchError
 from bench.metric_info import METRIC_INFO
-from bench.metrics.entropy import knn_entropy, log_unit_ball_volume
+from bench.metrics.entropy import entropy_from_radii, knn_entropy, log_unit_ball_volume
 from bench.metrics.memorization import memorization
 from bench.metrics.own_data import own_data_metrics
 
@@ -55,8 +55,35 @@ def test_duplicates_are_counted_once_and_too_few_distinct_points_are_refused():
     once = knn_entropy(x)
     twice = knn_entropy(torch.cat([x, x[:100]]))
     assert twice == once and once["n_distinct"] == 300
-    with pytest.raises(BenchError, match="at least 2 distinct points, got 1"):
-        knn_entropy(torch.ones(5, 3))
+    # one distinct row has no estimate: null, so a generation collapsed onto one image is scored, not stopped
+    assert knn_entropy(torch.ones(5, 3)) == {"entropy": None, "n_distinct": 1}
+    with pytest.raises(BenchError, match="distinct points"):
+        entropy_from_radii(torch.tensor([0.5, 0.0]), 3)
+
+
+def test_a_training_set_of_copies_counts_each_image_once():
+    # D_t holding every image twice (a synthetic D_t of a collapsing loop can): with the copies, each image's nearest
+    # other image would be its twin at distance 0 and nothing could be memorised; counted once, exact copies and
+    # near copies of D_t are memorised, and the entropy is read with its distinct count
+    dt = torch.randn(500, 8, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    doubled = torch.cat([dt, dt])
+    out = own_data_metrics(doubled, dt[:200])
+    assert out["memorized_share_dt"] == 1.0
+    near = dt[:200] + 1e-4 * torch.randn(200, 8, generator=torch.Generator().manual_seed(10), dtype=torch.float64)
+    assert own_data_metrics(doubled, near)["memorized_share_dt"] == 1.0
+    assert out["n_dt"] == 1000 and out["n_distinct_dt"] == 500 and out["n_distinct_gen"] == 200
+    assert out["entropy_dt"] == own_data_metrics(dt, dt[:200])["entropy_dt"]
+    assert memorization(doubled, dt[:50])["memorized_share"] == 1.0
+
+
+def test_a_generation_collapsed_onto_one_image_is_scored_not_stopped():
+    dt = torch.randn(300, 4, generator=torch.Generator().manual_seed(11))
+    one = dt[:1].repeat(100, 1)  # every sample the same image of D_t
+    out = own_data_metrics(dt, one)
+    assert out["entropy_gen"] is None and out["n_distinct_gen"] == 1 and out["memorized_share_dt"] == 1.0
+    # D_t collapsed onto one image: only its exact copies are memorised
+    out = own_data_metrics(one, torch.cat([one[:10], one[:10] + 1.0]))
+    assert out["entropy_dt"] is None and out["n_distinct_dt"] == 1 and out["memorized_share_dt"] == 0.5
 
 
 def test_exact_copies_of_the_training_set_are_all_memorised():

@@ -91,6 +91,13 @@ def test_a_better_verifier_must_help_more():
     assert verdict.verdict == REPRODUCED and "accuracy 0.900" in verdict.reasons[-2]
     same = {k: arm(k, {"fid": per_seed([200, 300, 400], 3)}, verifier=0.5) for k in arms}
     assert judge(claim("verifier_quality"), Evidence({"replace": replace, **same})).verdict == PARTLY
+    # the most labels but the least accurate: judged by accuracy, the 60,000-label verifier is the weakest, and the
+    # one that helps most (10 labels, accuracy 0.95) is the strongest
+    swapped = dict(arms)
+    swapped["verifier_10"] = arm("verifier_10", {"fid": per_seed([200, 300, 400], 3)}, verifier=0.95)
+    swapped["verifier_60000"] = arm("verifier_60000", {"fid": per_seed([200, 400, 600], 3)}, verifier=0.2)
+    verdict = judge(claim("verifier_quality"), Evidence({"replace": replace, **swapped}))
+    assert verdict.verdict == REPRODUCED and "verifier_60000 − verifier_10" in verdict.reasons[-1]
 
 
 def test_negative_guidance_must_start_better_and_collapse_slower():
@@ -113,9 +120,17 @@ def test_weighted_replay_rule():
         "recall": per_seed([0.8, 0.75, 0.7]),
         "coverage": per_seed([0.6, 0.62, 0.65]),
     }
-    ev = Evidence({"replay": arm("replay", base), "replay_golden": arm("replay_golden", better)})
+    ev = Evidence(
+        {
+            "replay": arm("replay", better),
+            "replay_half": arm("replay_half", base),
+            "replay_golden": arm("replay_golden", better),
+        }
+    )
     assert judge(claim("weighted_replay"), ev).verdict == REPRODUCED
-    ev.arms["replay_golden"] = arm("replay_golden", base)
+    # better than plain replay but no better than the same weighted draws at 0.5: the sampler, not the weight
+    ev.arms["replay"] = arm("replay", base)
+    ev.arms["replay_half"] = arm("replay_half", better)
     assert judge(claim("weighted_replay"), ev).verdict == NOT
 
 

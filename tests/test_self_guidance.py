@@ -56,7 +56,8 @@ def test_the_auxiliary_is_saved_and_loaded_with_the_model():
 @pytest.mark.parametrize(
     "setting, message",
     [
-        ({"negative_guidance": -0.5}, "sampling.negative_guidance=-0.5 must be a number >= 0"),
+        ({"negative_guidance": -0.5}, "sampling.negative_guidance=-0.5 must be a finite number >= 0"),
+        ({"negative_guidance": float("inf")}, "sampling.negative_guidance=inf must be a finite number >= 0"),
         ({"negative_guidance": 1.0}, "sampling.negative_guidance=1.0 needs the generation's auxiliary model"),
     ],
 )

@@ -79,6 +79,8 @@ def test_the_ddpm_stops_at_t_mins_timestep():
         (Flow, {"t_min": 0.1, "sampler": "heun"}, "sampling.t_min=0.1 needs sampling.sampler=euler"),
         (DDPM, {"t_min": 0.1, "sampler": "ddim"}, "sampling.t_min=0.1 needs sampling.sampler=ddpm"),
         (DDPM, {"t_min": 0.9, "steps": 200}, "sampling.steps=200 exceeds the 100 timesteps from sampling.t_min=0.9"),
+        (Flow, {"t_min": 0.2, "steps": 1}, "sampling.t_min=0.2 needs sampling.steps >= 2"),
+        (DDPM, {"t_min": 0.2, "steps": 1}, "sampling.t_min=0.2 needs sampling.steps >= 2"),
     ],
 )
 def test_bad_truncations_are_one_line(cls, setting, message):

@@ -117,16 +117,29 @@ METRIC_INFO: dict[str, dict] = {
     "entropy_dt": _i(
         True,
         "Kozachenko-Leonenko k=1 entropy (nats) of the features of the generation's training set D_t, duplicates "
-        "counted once; falls as a loop collapses; biased at finite size in many dimensions: compare at equal |D_t|",
+        "counted once (read with n_distinct_dt; null with fewer than 2 distinct rows); falls as a loop collapses; "
+        "biased at finite size in many dimensions: compare at equal |D_t|",
         KOZACHENKO,
     ),
     "entropy_gen": _i(
         True,
-        "Kozachenko-Leonenko k=1 entropy (nats) of the scored samples' features, duplicates counted once; "
+        "Kozachenko-Leonenko k=1 entropy (nats) of the scored samples' features, duplicates counted once (read with "
+        "n_distinct_gen; null with fewer than 2 distinct rows); "
         "compare with the floor's (held-out real images) at the same n_gen",
         KOZACHENKO,
     ),
     "n_dt": _i(None, "number of images in the generation's training set D_t (memorized_share_dt, entropy_dt)", ""),
+    "n_distinct_dt": _i(
+        None,
+        "distinct feature rows of D_t behind entropy_dt (exact copies count once): below n_dt when D_t holds copies",
+        KOZACHENKO,
+    ),
+    "n_distinct_gen": _i(
+        None,
+        "distinct feature rows of the scored samples behind entropy_gen (exact copies count once): below n_gen when "
+        "the model repeats images",
+        KOZACHENKO,
+    ),
 }
 for _stat in ("mean", "median", "p05", "p95"):
     METRIC_INFO[f"nn_gen_train_{_stat}"] = _i(

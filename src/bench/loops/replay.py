@@ -14,6 +14,12 @@ class Replay(Loop):
     def __init__(self, *, real_fraction: float = 0.5, **common):
         super().__init__(**common)
         self.real_fraction = check_fraction("loop.real_fraction", real_fraction)
+        if self.real_weight is not None and self.real_fraction in (0.0, 1.0):
+            kind = "synthetic" if self.real_fraction == 0.0 else "real"
+            raise BenchError(
+                f"loop.real_weight={self.real_weight} with loop.real_fraction={self.real_fraction}: D_t is all {kind}, "
+                "so there is nothing to weigh; set loop.real_fraction strictly between 0 and 1"
+            )
 
     def counts(self, n_initial: int) -> tuple[int, int]:
         n_real = round(self.real_fraction * n_initial)

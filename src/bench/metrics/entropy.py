@@ -9,8 +9,11 @@ collapsing diffusion model). Asymptotically unbiased; at finite N in many dimens
 densities on a lower-dimensional set, as classifier features are), so values are compared at equal N and d: across
 the generations of one run, or between runs of one protocol, never as absolute entropies.
 
-Exact duplicate rows are counted once: a copy has rho = 0 and would send the estimate to -inf, while the
-distribution the copies stand for is the same. `n_distinct` says how many rows were used.
+Exact duplicate rows are counted once: a copy has rho = 0 and would send the estimate to -inf. So the estimate
+describes the set of *distinct* rows, and a set that collapsed into copies of a few rows scores like those few rows
+drawn once: read it with `n_distinct` (how many rows were used; the metrics record it beside each entropy). With
+fewer than k + 1 distinct rows there is no estimate: "entropy" is None (a fully collapsed generation is scored,
+not stopped).
 """
 
 from __future__ import annotations
@@ -41,25 +44,27 @@ def entropy_from_radii(radii: Tensor, d: int, *, k: int = 1) -> float:
 
 
 @few_threads_call
-def knn_entropy(x: Tensor, *, k: int = 1, chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict[str, float | int]:
-    """{"entropy": the Kozachenko–Leonenko estimate of x's rows (nats), "n_distinct": rows used}."""
+def knn_entropy(x: Tensor, *, k: int = 1, chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict[str, float | int | None]:
+    """{"entropy": the Kozachenko–Leonenko estimate of x's distinct rows (nats; None with fewer than k + 1 of them),
+    "n_distinct": rows used}."""
     x = as_features(x, "entropy", min_rows=2)
     distinct = torch.unique(x, dim=0)
     return _estimate(distinct, k=k, chunk_size=chunk_size)
 
 
-def _estimate(distinct: Tensor, *, k: int, chunk_size: int) -> dict[str, float | int]:
-    if distinct.shape[0] < k + 1:
-        raise BenchError(
-            f"metrics: the k-NN entropy with k={k} needs at least {k + 1} distinct points, got {distinct.shape[0]}"
-        )
+def _estimate(distinct: Tensor, *, k: int, chunk_size: int) -> dict[str, float | int | None]:
+    n = int(distinct.shape[0])
+    if n < k + 1:
+        return {"entropy": None, "n_distinct": n}
     radii = knn_radii(distinct, [k], chunk_size=chunk_size)[k]
-    return {"entropy": entropy_from_radii(radii, distinct.shape[1], k=k), "n_distinct": int(distinct.shape[0])}
+    return {"entropy": entropy_from_radii(radii, distinct.shape[1], k=k), "n_distinct": n}
 
 
-def knn_entropy_reusing(x: Tensor, nn: Tensor, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict[str, float | int]:
+def knn_entropy_reusing(
+    x: Tensor, nn: Tensor, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> dict[str, float | int | None]:
     """k = 1 entropy of x's rows when their nearest-other-row distances `nn` are already known (memorisation
     computes them): reused unless x holds duplicates, which are then dropped and the distances recomputed."""
-    if bool((nn > 0).all()):
+    if nn.shape[0] == x.shape[0] and bool((nn > 0).all()):
         return {"entropy": entropy_from_radii(nn, x.shape[1], k=1), "n_distinct": int(x.shape[0])}
     return _estimate(torch.unique(x, dim=0), k=1, chunk_size=chunk_size)

@@ -6,8 +6,12 @@ r(t) = distance from t to its nearest OTHER training point. g is memorised
 point than any other training point does. memorized_share is the share of
 memorised generated samples, authenticity = 1 - memorized_share.
 
-Exact copies of training points are memorised (distance 0 < r), unless the
-training set itself holds duplicates of that point (r = 0).
+Exact copies of training points are memorised. A training set that holds
+exact duplicates (a synthetic D_t of a collapsing loop can) counts each
+distinct point once: r(t) is then the distance to the nearest *distinct*
+other point, since with the copies r would be 0 and nothing, not even an exact
+copy, could be memorised. With a single distinct training point only its
+exact copies are memorised.
 
 Also reported, as distance distributions (mean, median, p05, p95):
 nn_gen_train_* = d(g, t(g)) over generated g, and nn_train_train_* = r(t)
@@ -63,7 +67,8 @@ def nearest(gen: Tensor, train: Tensor, *, chunk_size: int = DEFAULT_CHUNK_SIZE)
 def memorized_rows(
     train: Tensor, gen: Tensor, *, chunk_size: int = DEFAULT_CHUNK_SIZE, train_nn: Tensor | None = None
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """(memorised (M,) bool, d(g, t(g)) (M,), train_nn (N_train,)) after validating the inputs."""
+    """(memorised (M,) bool, d(g, t(g)) (M,), train_nn (one per distinct training row)) after validating the
+    inputs."""
     train = as_features(train, "training", min_rows=2)
     gen = as_features(gen, "generated")
     same_dim(train, gen, "training", "generated")
@@ -74,8 +79,14 @@ def memorized_rows(
     elif train_nn.shape != (train.shape[0],):
         raise BenchError(f"metrics: train_nn must have shape ({train.shape[0]},), got {tuple(train_nn.shape)}")
     train_nn = train_nn.double()
+    if not bool((train_nn > 0).all()):  # duplicates: each distinct training point once (module docstring)
+        train = torch.unique(train, dim=0)
+        if train.shape[0] >= 2:
+            train_nn = knn_radii(train, [1], chunk_size=chunk_size)[1].double()
+        else:
+            train_nn = torch.zeros(1, dtype=torch.float64)
     dist, idx = nearest(gen, train, chunk_size=chunk_size)
-    return dist < train_nn[idx], dist, train_nn
+    return (dist < train_nn[idx]) | (dist == 0), dist, train_nn
 
 
 @few_threads_call

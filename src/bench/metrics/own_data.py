@@ -10,7 +10,9 @@ memorising its own training set while the entropy of that set falls, the two tra
   `nn_gen_dt_*` / `nn_dt_dt_*`: the two distance distributions (mean, median, p05, p95).
 - `entropy_dt`, `entropy_gen`: Kozachenko–Leonenko k = 1 entropies (nats) of D_t's features and of the scored
   samples' features (`bench.metrics.entropy`; biased at finite N in many dimensions: compare at equal sizes).
-- `n_dt`: |D_t|.
+- `n_dt`: |D_t|; `n_distinct_dt`, `n_distinct_gen`: the distinct rows behind each entropy (exact copies count once,
+  so a set collapsed into copies is read by these counts, not by its entropy; `bench.metrics.entropy`). The
+  memorisation rule counts D_t's duplicates once as well (`bench.metrics.memorization`).
 
 At generation 0, D_t = D_0: `memorized_share_dt` equals `memorized_share`. Cost: a k-NN pass within D_t, O(|D_t|^2 d)
 (an `accumulate` loop's D_t grows by |S| a generation), and one within the samples.
@@ -30,17 +32,22 @@ OWN_DATA_KEYS = ("memorized_share_dt", "entropy_dt", "entropy_gen")
 @few_threads_call
 def own_data_metrics(
     dt: Tensor, gen: Tensor, *, chunk_size: int = DEFAULT_CHUNK_SIZE, dt_nn: Tensor | None = None
-) -> dict[str, float | int]:
-    """memorized_share_dt, nn_gen_dt_{mean,median,p05,p95}, nn_dt_dt_{...}, entropy_dt, entropy_gen, n_dt.
+) -> dict[str, float | int | None]:
+    """memorized_share_dt, nn_gen_dt_{mean,median,p05,p95}, nn_dt_dt_{...}, entropy_dt, entropy_gen (None with
+    fewer than 2 distinct rows), n_distinct_dt, n_distinct_gen, n_dt.
     `dt_nn`: D_t's nearest-other-row distances when already known (`train_nn_distances`), to reuse."""
     dt = as_features(dt, "training set D_t", min_rows=2)
     gen = as_features(gen, "generated", min_rows=2)
     same_dim(dt, gen, "training set D_t", "generated")
     memorized, dist, dt_nn = memorized_rows(dt, gen, chunk_size=chunk_size, train_nn=dt_nn)
-    out: dict[str, float | int] = {"memorized_share_dt": int(memorized.sum()) / memorized.shape[0]}
+    out: dict[str, float | int | None] = {"memorized_share_dt": int(memorized.sum()) / memorized.shape[0]}
     out.update(distance_summary("nn_gen_dt", dist))
     out.update(distance_summary("nn_dt_dt", dt_nn))
-    out["entropy_dt"] = knn_entropy_reusing(dt, dt_nn, chunk_size=chunk_size)["entropy"]
-    out["entropy_gen"] = knn_entropy(gen, chunk_size=chunk_size)["entropy"]
+    for name, est in (
+        ("dt", knn_entropy_reusing(dt, dt_nn, chunk_size=chunk_size)),
+        ("gen", knn_entropy(gen, chunk_size=chunk_size)),
+    ):
+        out[f"entropy_{name}"] = est["entropy"]
+        out[f"n_distinct_{name}"] = est["n_distinct"]
     out["n_dt"] = int(dt.shape[0])
     return out

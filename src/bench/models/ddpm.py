@@ -214,7 +214,9 @@ class DDPM(SelfGuided, L.LightningModule):
             if not isinstance(s[key], bool):
                 raise BenchError(f"sampling.{key}={s[key]!r} must be true or false")
         s["guidance"] = unet_parts.check_guidance(s["guidance"], conditional=self.hparams.conditional)
-        s["t_min"] = unet_parts.check_t_min(s["t_min"], sampler=s["sampler"], allowed_samplers=("ddpm",))
+        s["t_min"] = unet_parts.check_t_min(
+            s["t_min"], sampler=s["sampler"], allowed_samplers=("ddpm",), steps=s["steps"]
+        )
         s["negative_guidance"] = check_negative_guidance(s["negative_guidance"], guidance=s["guidance"])
         if s["t_min"] is not None:
             span = self.hparams.num_train_timesteps - self.last_timestep(s["t_min"])

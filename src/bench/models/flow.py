@@ -216,7 +216,9 @@ class Flow(SelfGuided, L.LightningModule):
         if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not shift > 0:
             raise BenchError(f"sampling.shift={shift!r} must be a number > 0 (1: no shift)")
         s["guidance"] = unet_parts.check_guidance(s["guidance"], conditional=self.hparams.conditional)
-        s["t_min"] = unet_parts.check_t_min(s["t_min"], sampler=s["sampler"], allowed_samplers=("euler",))
+        s["t_min"] = unet_parts.check_t_min(
+            s["t_min"], sampler=s["sampler"], allowed_samplers=("euler",), steps=s["steps"]
+        )
         s["negative_guidance"] = check_negative_guidance(s["negative_guidance"], guidance=s["guidance"])
         if s["t_min"] == 0.0:
             raise BenchError("sampling.t_min=0.0 must be above 0 for the flow (its last step jumps from t_min to 0)")

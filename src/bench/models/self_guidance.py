@@ -13,6 +13,7 @@ for the noise (DDPM) or the velocity (flow, latent flow). The auxiliary's UNet i
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import torch
@@ -23,8 +24,8 @@ AUXILIARY = "auxiliary_unet"
 
 
 def check_negative_guidance(w: Any, *, guidance: float) -> float:
-    if isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0:
-        raise BenchError(f"sampling.negative_guidance={w!r} must be a number >= 0 (0: none)")
+    if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w < math.inf:
+        raise BenchError(f"sampling.negative_guidance={w!r} must be a finite number >= 0 (0: none)")
     if w and guidance:
         raise BenchError(
             f"sampling.negative_guidance={w} with sampling.guidance={guidance}: combine one guidance at a time"

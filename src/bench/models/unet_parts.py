@@ -148,7 +148,7 @@ def check_guidance(w, *, conditional: bool) -> float:
     return float(w)
 
 
-def check_t_min(value, *, sampler: str, allowed_samplers: tuple[str, ...]) -> float | None:
+def check_t_min(value, *, sampler: str, allowed_samplers: tuple[str, ...], steps: int) -> float | None:
     """`sampling.t_min`: the smallest diffusion time the sampler evaluates the network at, as a share of the time
     scale (null: the scheduler's own schedule). The sample is the denoised estimate from there: the truncation of
     the reverse process that a 2026 analysis (arXiv 2606.13796) finds acts as a low-pass filter and drives collapse."""
@@ -160,6 +160,10 @@ def check_t_min(value, *, sampler: str, allowed_samplers: tuple[str, ...]) -> fl
         raise BenchError(
             f"sampling.t_min={value} needs sampling.sampler={' or '.join(allowed_samplers)} (a schedule of chosen "
             f"times), not {sampler}"
+        )
+    if steps < 2:  # one step evaluates the top time only: t_min would be ignored
+        raise BenchError(
+            f"sampling.t_min={value} needs sampling.steps >= 2 (one step never reaches t_min), got {steps}"
         )
     return float(value)
 

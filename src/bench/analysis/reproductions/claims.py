@@ -65,6 +65,9 @@ ARMS = {
         _arm("v1_accumulate_budget", "protocol=mnist-v1", "model=vae", "loop=accumulate", "loop.budget=4000"),
         # the newest papers' mitigations (docs/reproductions_recent.md)
         _arm("replay_golden", "loop=replay", "loop.real_weight=0.6180339887498949", label="`loop=replay` real at 1/φ"),
+        # the weighted arm's control: the same weighted draws (with replacement) with the real half at half the loss,
+        # so the comparison isolates the weight from the change of sampler (plain replay shuffles without replacement)
+        _arm("replay_half", "loop=replay", "loop.real_weight=0.5", label="`loop=replay` real at 0.5 (weighted draws)"),
         _arm("v1_accumulate_entropy", "protocol=mnist-v1", "model=vae", "loop=accumulate", "loop.curation=entropy"),
         *[
             _arm(f"verifier_{n}", "loop=replace", "loop.curation=verifier", f"loop.verifier_n_labelled={n}")
@@ -303,9 +306,11 @@ RECENT_CLAIMS = [
         "Weighting the real data at 1/φ of the loss beats unweighted replay at the same counts",
         "He et al. 2025 (arXiv 2502.18049)",
         "Replay with half of D_t real and half synthetic, the real half carrying 1/φ ≈ 0.618 of the training loss "
-        "(`experiment=real_weight_golden`, `loop.real_weight`), against the same counts unweighted (0.5).",
-        ("replay", "replay_golden"),
-        "python -m bench -m model=ddpm experiment=ddpm_gpu loop=replay loop.real_weight=null,0.618 seed=0,1,2 "
+        "(`experiment=real_weight_golden`, `loop.real_weight`), against the same counts weighted equally "
+        "(`loop.real_weight=0.5`: the same weighted draws, so only the weight differs); plain replay (shuffled "
+        "without replacement) is shown beside them.",
+        ("replay", "replay_half", "replay_golden"),
+        "python -m bench -m model=ddpm experiment=ddpm_gpu loop=replay loop.real_weight=null,0.5,0.618 seed=0,1,2 "
         "trainer.accelerator=gpu",
     ),
 ]
