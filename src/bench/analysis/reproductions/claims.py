@@ -303,7 +303,7 @@ RECENT_CLAIMS = [
     ),
     Claim(
         "weighted_replay",
-        "Weighting the real data at 1/φ of the loss beats unweighted replay at the same counts",
+        "Weighting the real data at 1/φ of the loss beats weighting it equally at the same counts",
         "He et al. 2025 (arXiv 2502.18049)",
         "Replay with half of D_t real and half synthetic, the real half carrying 1/φ ≈ 0.618 of the training loss "
         "(`experiment=real_weight_golden`, `loop.real_weight`), against the same counts weighted equally "
