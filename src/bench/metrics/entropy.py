@@ -60,11 +60,8 @@ def _estimate(distinct: Tensor, *, k: int, chunk_size: int) -> dict[str, float |
     return {"entropy": entropy_from_radii(radii, distinct.shape[1], k=k), "n_distinct": n}
 
 
-def knn_entropy_reusing(
-    x: Tensor, nn: Tensor, *, chunk_size: int = DEFAULT_CHUNK_SIZE
-) -> dict[str, float | int | None]:
-    """k = 1 entropy of x's rows when their nearest-other-row distances `nn` are already known (memorisation
-    computes them): reused unless x holds duplicates, which are then dropped and the distances recomputed."""
-    if nn.shape[0] == x.shape[0] and bool((nn > 0).all()):
-        return {"entropy": entropy_from_radii(nn, x.shape[1], k=1), "n_distinct": int(x.shape[0])}
-    return _estimate(torch.unique(x, dim=0), k=1, chunk_size=chunk_size)
+def entropy_of_distinct_rows(nn: Tensor, d: int) -> dict[str, float | int | None]:
+    """k = 1 entropy from the nearest-other-row distances `nn` of a set's distinct rows, as memorisation returns them
+    (`memorization.memorized_rows` counts duplicates once): no second neighbour search. One row: no estimate."""
+    n = int(nn.shape[0])
+    return {"entropy": entropy_from_radii(nn, d, k=1) if n >= 2 else None, "n_distinct": n}

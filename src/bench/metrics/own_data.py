@@ -23,7 +23,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from bench.metrics._common import DEFAULT_CHUNK_SIZE, as_features, few_threads_call, same_dim
-from bench.metrics.entropy import knn_entropy, knn_entropy_reusing
+from bench.metrics.entropy import entropy_of_distinct_rows, knn_entropy
 from bench.metrics.memorization import distance_summary, memorized_rows
 
 OWN_DATA_KEYS = ("memorized_share_dt", "entropy_dt", "entropy_gen")
@@ -44,7 +44,7 @@ def own_data_metrics(
     out.update(distance_summary("nn_gen_dt", dist))
     out.update(distance_summary("nn_dt_dt", dt_nn))
     for name, est in (
-        ("dt", knn_entropy_reusing(dt, dt_nn, chunk_size=chunk_size)),
+        ("dt", entropy_of_distinct_rows(dt_nn, dt.shape[1])),  # memorisation's search, D_t's copies once
         ("gen", knn_entropy(gen, chunk_size=chunk_size)),
     ):
         out[f"entropy_{name}"] = est["entropy"]
