@@ -4,6 +4,8 @@ run-based claim's rule on runs with known numbers."""
 import math
 from types import SimpleNamespace
 
+import pytest
+
 from bench.analysis import gaussian_laws as laws
 from bench.analysis.reproductions.claims import ARMS, RECENT_CLAIMS
 from bench.analysis.reproductions.evidence import ArmRuns, Evidence
@@ -148,3 +150,15 @@ def test_the_recent_page_is_made_by_one_command_and_says_what_is_not_run(tmp_pat
     assert "python -m bench -m loop=replay loop.real_weight=0.6180339887498949 seed=0,1,2" in page
     assert "python -m bench -m model=ldm experiment=ldm_cpu loop=augment loop.generations=3 " in page
     assert math.isclose(PI2_6, 1.6449, abs_tol=1e-4)
+
+
+def test_a_verifier_accuracy_that_is_not_a_number_is_left_out():
+    from bench.analysis.reproductions.recent_rules import verifier_accuracy
+
+    good = arm("verifier_10", {"fid": per_seed([200, 300])}, verifier=0.4)
+    assert verifier_accuracy(Evidence({"verifier_10": good}), "verifier_10") == pytest.approx(0.4)
+    for bad in ("0.9", None, True, 7.0):
+        run = arm("verifier_10", {"fid": per_seed([200, 300])}, verifier=0.4)
+        for r in run.runs.values():
+            r.results["generations"][1]["curation"]["sets"]["S_0"]["verifier"]["accuracy"] = bad
+        assert verifier_accuracy(Evidence({"verifier_10": run}), "verifier_10") is None

@@ -57,13 +57,16 @@ def entropy_selection(ev: Evidence) -> Verdict:
 
 
 def verifier_accuracy(ev: Evidence, arm: str) -> float | None:
-    """The mean held-out accuracy of an arm's verifier (recorded with every curated set) over its seeds."""
+    """The mean held-out accuracy of an arm's verifier (recorded with every curated set) over its seeds. A run folder
+    is data from elsewhere: an accuracy that is not a number in [0, 1] is left out, never computed with."""
     seen = [
-        s["verifier"]["accuracy"]
+        a
         for run in ev.arms[arm].runs.values()
         for g in run.results["generations"]
         for s in ((g.get("curation") or {}).get("sets") or {}).values()
-        if isinstance(s.get("verifier"), dict)
+        if isinstance(s, dict) and isinstance(s.get("verifier"), dict)
+        for a in [s["verifier"].get("accuracy")]
+        if isinstance(a, (int, float)) and not isinstance(a, bool) and 0.0 <= a <= 1.0
     ]
     return sum(seen) / len(seen) if seen else None
 
