@@ -62,3 +62,61 @@ def test_the_readme_frozen_against_retrained_numbers_are_the_recipe_tables():
     ddpm = " ".join(section("### A diffusion model").split())
     assert f"generation 4 is {frozen} frozen against {retrain} retrained (paired gap +{gap};" in ddpm
     assert "3 seeds" in ddpm and "seed=0,1,2" in ddpm
+
+
+# the README's words for each claim of docs/reproductions_recent.md, and the page's title of it
+RECENT = {
+    "π²/6": "## Accumulating keeps the error within π²/6",
+    "memorisation of the model's own data": "## Under fully synthetic retraining a model memorises",
+    "weighted replay": "## Weighting the real data at 1/φ",
+    "negative guidance": "## Negative guidance from a self-consumed model",
+    "entropy selection": "## Keeping D_t's entropy high by selection",
+    "verifier quality": "## A better verifier helps more",
+}
+INTERVAL = re.compile(r"([+−-]?\d+(?:\.\d+)?) \[([+−-]?\d+(?:\.\d+)?), ([+−-]?\d+(?:\.\d+)?)\]")
+
+
+def _recent_paragraph() -> str:
+    start = README.index("[docs/reproductions_recent.md](docs/reproductions_recent.md) holds")
+    return " ".join(README[start : README.index("\n## ", start)].split())
+
+
+def _page_verdicts() -> dict[str, str]:
+    page = (Path(__file__).resolve().parents[1] / "docs" / "reproductions_recent.md").read_text()
+    out = {}
+    for words, title in RECENT.items():
+        part = page[page.index(title) :]
+        out[words] = re.search(r"\*\*Verdict: ([a-z ]+)\.\*\*", part).group(1)
+    return out
+
+
+def test_the_readme_verdicts_of_the_newest_claims_are_the_pages():
+    """Each verdict the README gives for a claim of docs/reproductions_recent.md is the page's, and a claim the page
+    has not run is said to be not run."""
+    readme = _recent_paragraph()
+    for words, verdict in _page_verdicts().items():
+        if verdict == "not run":
+            assert re.search(rf"{re.escape(words)}[^.]*\*\*not run\*\*", readme, re.IGNORECASE), words
+        else:
+            assert f"**{verdict}** for {words}".lower() in readme.lower(), (words, verdict)
+
+
+def _number(text: str) -> float:
+    return float(text.replace("−", "-").replace("+", ""))
+
+
+def test_every_interval_the_readme_quotes_from_the_newest_claims_is_on_the_page():
+    """An interval `m [lo, hi]` in the README's paragraph on the newest claims is one of the page's, to the README's
+    rounding: a rebuilt page that moves a number fails here until the README follows it."""
+    page = (Path(__file__).resolve().parents[1] / "docs" / "reproductions_recent.md").read_text()
+    on_page = [tuple(map(_number, m)) for m in INTERVAL.findall(page)]
+    quoted = INTERVAL.findall(_recent_paragraph())
+    assert len(quoted) >= 8
+    for q in quoted:
+        assert any(_agrees(q, p) for p in on_page), f"{' '.join(q)} is not on docs/reproductions_recent.md"
+
+
+def _agrees(quoted: tuple[str, ...], exact: tuple[float, ...]) -> bool:
+    """Whether the README's rounded numbers are the page's to the README's decimals."""
+    decimals = [len(x.split(".")[1]) if "." in x else 0 for x in quoted]
+    return all(abs(_number(v) - w) <= 0.5 * 10**-d + 1e-9 for v, w, d in zip(quoted, exact, decimals, strict=True))
