@@ -8,7 +8,9 @@ instead: the same claims with the latent flow preset (`model=ldm`), whose runs t
 --page mnist-v1 makes docs/reproductions_mnist_v1.md: the claims decided over the protocol mnist-v1's 10 generations
 (the accumulate claim), from the VAE's runs of the published board. --page recent makes docs/reproductions_recent.md:
 the newest papers' claims (memorisation of a model's own data, entropy selection, verifier quality, negative
-guidance, weighted replay, and the π²/6 bound of accumulation, decided by the Gaussian oracle).
+guidance, weighted replay, and the π²/6 bound of accumulation, decided by the Gaussian oracle). --claims K
+--keep-others rebuilds K alone and keeps every other claim's section of the page as it is, word for word (when the
+other claims' run folders are on another machine).
 """
 
 from __future__ import annotations
@@ -54,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--claims", default=None, help="which claims (default: all of the page's)")
     parser.add_argument("--no-run", action="store_true", help="only rebuild the page from existing run folders")
     parser.add_argument(
+        "--keep-others",
+        action="store_true",
+        help="rebuild only the --claims named and copy every other claim's section from the page as it is (--out): "
+        "for when their run folders are on another machine",
+    )
+    parser.add_argument(
         "--jobs", type=arguments.positive, default=1, help="parallel runs through hydra/launcher=joblib (1 or more)"
     )
     parser.add_argument(
@@ -71,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _choose_page(args)
         check_writable_file(args.out, "--out")  # before the runs: they take hours
+        old = _page_to_keep(args)
         page = _build(args)
+        if old is not None:
+            page = _keep_others(args, old, page)
     except BenchError as e:
         return arguments.fail(str(e))
     from bench.io.atomic import write_text
@@ -108,6 +119,29 @@ def _choose_page(args) -> None:
             )
     if args.out is None:
         args.out = args.default_out
+
+
+def _page_to_keep(args) -> str | None:
+    """With --keep-others, the page as it is (read before the runs, so that a missing page fails at once)."""
+    from bench.errors import BenchError
+
+    if not args.keep_others:
+        return None
+    if args.claims == args.default_claims:
+        raise BenchError("--keep-others needs --claims naming the claims to rebuild (the others are kept)")
+    try:
+        return Path(args.out).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise BenchError(f"--keep-others: cannot read the page to keep sections from, {args.out}: {e}") from None
+
+
+def _keep_others(args, old: str, page: str) -> str:
+    from bench.analysis.reproductions.merge import merge
+
+    def anchors(claims: str) -> list[str]:
+        return [k.strip().replace("_", "-") for k in claims.split(",") if k.strip()]
+
+    return merge(old, page, anchors(args.default_claims), anchors(args.claims), args.out)
 
 
 def _parse(args):
@@ -199,6 +233,8 @@ def _command(args) -> list[str]:
     ):
         if value != default:
             words += [flag, value]
+    if args.keep_others:
+        words.append("--keep-others")
     return words + list(args.overrides)
 
 
