@@ -185,10 +185,15 @@ def test_unfinished_runs_are_skipped_with_a_warning(tmp_path):
     assert warnings == [f"{tmp_path / 'busy' / 'results.json'}: status running (2 of 3 generations), skipped"]
 
 
-def test_a_run_given_twice_counts_once_and_a_copy_elsewhere_is_refused(tmp_path):
+def test_a_run_given_twice_counts_once_and_a_different_run_of_its_config_and_seed_is_refused(tmp_path):
     folder = write_run(tmp_path, "a", make_results())
     assert len(find_results([folder, folder / "results.json", tmp_path])) == 1
-    write_run(tmp_path, "copy", make_results())
+    # a byte-identical copy elsewhere (an archived results.json, docs/runs beside outputs/) is the same run: once
+    write_run(tmp_path / "archive", "a", make_results())
+    assert len(load_runs([tmp_path])) == 1
+    other = make_results()
+    other["generations"][-1]["metrics"]["fid"] += 1.0
+    write_run(tmp_path, "copy", other)
     with pytest.raises(InvalidResults, match=r"copy/results.json: config and seed 0 repeat .*a/results.json"):
         load_runs([tmp_path])
 

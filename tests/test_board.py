@@ -177,3 +177,30 @@ def test_entries_whose_headline_intervals_overlap_are_named_under_their_table(tm
     _write(tmp_path, accumulate, {0: [40.0, 40.0, 40.0], 1: [40.0, 40.4, 40.8]})
     board = _board(tmp_path, [replace, accumulate])
     assert "overlap" not in to_markdown(board, command="c", made="d", protocol_lines=[])
+
+
+def test_the_archived_results_rebuild_the_same_page_alone_or_beside_their_run_folders(tmp_path, capsys):
+    replace, accumulate = _entry("vae", "replace"), _entry("vae", "accumulate")
+    outputs, runs = tmp_path / "outputs", tmp_path / "runs"
+    _write(outputs, replace, {0: [40.0, 80.0, 120.0], 1: [41.0, 80.0, 121.0]})
+    _write(outputs, accumulate, {0: [40.0, 60.0, 70.0], 1: [41.0, 62.0, 71.0]})
+    args = ["--protocol", SMOKE, "--models", "vae", "--mitigations", "replace,accumulate"]
+
+    def page(outs: str, out_dir: Path, *more: str) -> str:
+        assert main([*args, "--outputs", outs, "--out-dir", str(out_dir), *more]) == 0
+        text = (out_dir / "leaderboard.md").read_text()
+        return "\n".join(line for line in text.splitlines() if not line.startswith("Made by"))  # names --outputs
+
+    published_page = page(str(outputs), tmp_path / "a", "--archive", str(runs))
+    kept = sorted(p.relative_to(runs).as_posix() for p in runs.rglob("results.json"))
+    assert kept == [f"vae/{m}/seed{s}/results.json" for m in ("accumulate", "replace") for s in (0, 1)]
+    assert (runs / "vae/replace/seed1/results.json").read_bytes() == next(
+        (outputs / "vae_replace_s1").glob("results.json")
+    ).read_bytes()
+    assert "| 1 | accumulate" in published_page
+    capsys.readouterr()
+    # the archive alone, and the archive beside the run folders it was copied from (each run read once)
+    assert page(str(runs), tmp_path / "b") == published_page
+    assert page(f"{outputs},{runs}", tmp_path / "c", "--archive", str(runs)) == published_page
+    out = capsys.readouterr()
+    assert "warning" not in out.err and "archived 0 results.json" in out.out  # nothing new to copy

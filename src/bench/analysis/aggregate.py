@@ -336,6 +336,13 @@ class Run:
         return json.dumps([self.track.fields, self.config], sort_keys=True, default=str)
 
 
+def _same_bytes(a: Path, b: Path) -> bool:
+    try:
+        return Path(a).read_bytes() == Path(b).read_bytes()
+    except OSError:
+        return False
+
+
 def make_run(path: str | Path, results: dict[str, Any], *, class_threshold: float = 0.5) -> Run:
     return Run(
         path=Path(path),
@@ -390,6 +397,8 @@ def load_runs(
                 continue
             run = make_run(path, results, class_threshold=class_threshold)
             first = seen.setdefault((run.key, run.seed), path)
+            if first != path and _same_bytes(first, path):
+                continue  # an archived copy beside its run folder (docs/runs next to outputs/): one run, read once
             if first != path:
                 raise InvalidResults(f"{path}: config and seed {run.seed} repeat {first} (the same run twice)")
         except InvalidResults as e:

@@ -106,3 +106,9 @@ def fail(message: str) -> int:
     """Print a BenchError's message the way every tool does; the exit status 2."""
     print(f"error: {message}", file=sys.stderr)
     return 2
+
+
+def folders(text: str) -> list[str]:
+    """--outputs: one folder or several separated by commas (outputs,docs/runs: the run folders here and the
+    archived results of the published pages); a folder that is not there holds no runs."""
+    return [p.strip() for p in text.split(",") if p.strip()]

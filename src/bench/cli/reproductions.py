@@ -51,7 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--diffusion", action="store_true", help="the diffusion page (--page diffusion)")
     parser.add_argument("--out", default=None, help="the page's file (default: the page's own, under docs/)")
-    parser.add_argument("--outputs", default="outputs", help="where the run folders are (default: outputs)")
+    parser.add_argument(
+        "--outputs",
+        default="outputs",
+        help="where the run folders are, one or several: outputs,docs/runs (default: outputs)",
+    )
+    parser.add_argument(
+        "--archive",
+        default=None,
+        help="copy the results.json of every run the page found to this folder (docs/runs), to ship with the page",
+    )
     parser.add_argument("--seeds", default="0,1,2", help="seeds of every arm (default: 0,1,2; at least 2)")
     parser.add_argument("--claims", default=None, help="which claims (default: all of the page's)")
     parser.add_argument("--no-run", action="store_true", help="only rebuild the page from existing run folders")
@@ -176,9 +185,9 @@ def _build(args) -> str:
 
     seeds, claims = _parse(args)
     arms = [ARMS[k] for k in dict.fromkeys(k for c in claims for k in c.arms)]
-    outputs = Path(args.outputs)
+    outputs = [p for p in arguments.folders(args.outputs) if Path(p).exists()]
     keys = arm_keys(arms, args.overrides)
-    found = collect([outputs] if outputs.exists() else [], arms, seeds, keys)
+    found = collect(outputs, arms, seeds, keys)
     if not args.no_run:
         for arm in arms:
             missing = [s for s in seeds if s not in found[arm.key].runs]
@@ -186,7 +195,12 @@ def _build(args) -> str:
                 continue
             run_seeds(arm.key, [*arm.overrides, *args.overrides], missing, jobs=args.jobs)
         keys = arm_keys(arms, args.overrides)
-    found = collect([outputs] if outputs.exists() else [], arms, seeds, keys)
+    found = collect([p for p in arguments.folders(args.outputs) if Path(p).exists()], arms, seeds, keys)
+    if args.archive:
+        from bench.analysis.archive import archive
+
+        kept = archive(found, Path(args.archive))
+        print(f"archived {len(kept)} results.json under {args.archive}")
 
     evidence = Evidence(found)
     verdicts: dict[str, Verdict] = {}
