@@ -19,6 +19,7 @@ _ANCHOR = re.compile(r'^<a id="([^"]+)"></a>$', re.M)
 _ROW = re.compile(r"^\| \[[^\]]*\]\(#([^)]+)\) \|")
 _SETUPS = "The runs, as their results.json files say:"
 _MACHINE = "Machine: "
+_REBUILT = "Rebuilt by this command:"
 _NO_SETUP = "- none yet"  # what render() lists when no run is found
 
 
@@ -80,7 +81,7 @@ def merge(old_text: str, new_text: str, order: Sequence[str], rebuilt: Sequence[
     header = _header(new, old)
     if kept:
         header += [
-            f"Rebuilt by this command: {', '.join(f'[{a}](#{a})' for a in rebuilt)}. The other sections are kept word "
+            f"{_REBUILT} {', '.join(f'[{a}](#{a})' for a in rebuilt)}. The other sections are kept word "
             "for word from the page as it was, with the runs they were made from.",
             "",
         ]
@@ -95,11 +96,14 @@ def _header(new: Page, old: Page) -> list[str]:
     machines = sorted(set(new.machines) | set(old.machines))
     start = new.header.index(_SETUPS)
     machine_at = next(i for i, h in enumerate(new.header) if h.startswith(_MACHINE))
+    rest = [h for h in new.header[machine_at + 1 :] if not h.startswith(_REBUILT)]  # said anew by merge()
+    while rest[-2:] == ["", ""]:
+        rest.pop()
     return [
         *new.header[: start + 1],
         "",
         *setups,
         "",
         f"{_MACHINE}{'; '.join(machines) or 'no runs yet'}.",
-        *new.header[machine_at + 1 :],
+        *rest,
     ]
