@@ -12,6 +12,7 @@ import functools
 import math
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn, TypeVar
 
 from bench.errors import MAX_SEED, BenchError
@@ -112,3 +113,26 @@ def folders(text: str) -> list[str]:
     """--outputs: one folder or several separated by commas (outputs,docs/runs: the run folders here and the
     archived results of the published pages); a folder that is not there holds no runs."""
     return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def add_run_folders(parser: argparse.ArgumentParser) -> None:
+    """--outputs and --archive, as every command that builds a published page from run folders takes them."""
+    parser.add_argument(
+        "--outputs",
+        default="outputs",
+        help="where the run folders are, one or several: outputs,docs/runs (default: outputs)",
+    )
+    parser.add_argument(
+        "--archive",
+        default=None,
+        help="copy the results.json of every run the page found to this folder (docs/runs), to ship with the page",
+    )
+
+
+def archive_found(args: argparse.Namespace, found) -> None:
+    """With --archive, copy the found runs' results.json there (bench.analysis.archive) and say how many."""
+    if args.archive:
+        from bench.analysis.archive import archive
+
+        kept = archive(found, Path(args.archive))
+        print(f"archived {len(kept)} results.json under {args.archive}")

@@ -41,16 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", default="", help="run the missing seeds of these models' entries, e.g. vae,gaussian")
     parser.add_argument("--models", default=None, help="only these models on the page (default: all of conf/model/)")
     parser.add_argument("--mitigations", default=None, help="only these mitigations (default: all)")
-    parser.add_argument(
-        "--outputs",
-        default="outputs",
-        help="where the run folders are, one or several: outputs,docs/runs (default: outputs)",
-    )
-    parser.add_argument(
-        "--archive",
-        default=None,
-        help="copy the results.json of every run the page found to this folder (docs/runs), to ship with the page",
-    )
+    arguments.add_run_folders(parser)
     parser.add_argument("--out-dir", default="docs", help="where leaderboard.md and .html go (default: docs)")
     parser.add_argument(
         "--jobs", type=arguments.positive, default=1, help="parallel runs through hydra/launcher=joblib (1 or more)"
@@ -93,11 +84,7 @@ def _build(args) -> list[Path]:
         run_seeds(e.key, [*e.arm.overrides, *args.overrides], missing, jobs=args.jobs)
     if to_run:
         found = published.find(arguments.folders(args.outputs), board_entries, seeds, args.overrides)
-    if args.archive:
-        from bench.analysis.archive import archive
-
-        kept = archive(found, Path(args.archive))
-        print(f"archived {len(kept)} results.json under {args.archive}")
+    arguments.archive_found(args, found)
     board = published.build(found, board_entries, seeds, args.protocol)
     reference = protocols.reference(args.protocol)
     lines = [f"{k} = {reference[k]}" for k in PROTOCOL_KEYS if k in reference]

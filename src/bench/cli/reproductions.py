@@ -51,16 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--diffusion", action="store_true", help="the diffusion page (--page diffusion)")
     parser.add_argument("--out", default=None, help="the page's file (default: the page's own, under docs/)")
-    parser.add_argument(
-        "--outputs",
-        default="outputs",
-        help="where the run folders are, one or several: outputs,docs/runs (default: outputs)",
-    )
-    parser.add_argument(
-        "--archive",
-        default=None,
-        help="copy the results.json of every run the page found to this folder (docs/runs), to ship with the page",
-    )
+    arguments.add_run_folders(parser)
     parser.add_argument("--seeds", default="0,1,2", help="seeds of every arm (default: 0,1,2; at least 2)")
     parser.add_argument("--claims", default=None, help="which claims (default: all of the page's)")
     parser.add_argument("--no-run", action="store_true", help="only rebuild the page from existing run folders")
@@ -185,22 +176,20 @@ def _build(args) -> str:
 
     seeds, claims = _parse(args)
     arms = [ARMS[k] for k in dict.fromkeys(k for c in claims for k in c.arms)]
-    outputs = [p for p in arguments.folders(args.outputs) if Path(p).exists()]
-    keys = arm_keys(arms, args.overrides)
-    found = collect(outputs, arms, seeds, keys)
-    if not args.no_run:
-        for arm in arms:
-            missing = [s for s in seeds if s not in found[arm.key].runs]
-            if not missing:
-                continue
-            run_seeds(arm.key, [*arm.overrides, *args.overrides], missing, jobs=args.jobs)
-        keys = arm_keys(arms, args.overrides)
-    found = collect([p for p in arguments.folders(args.outputs) if Path(p).exists()], arms, seeds, keys)
-    if args.archive:
-        from bench.analysis.archive import archive
 
-        kept = archive(found, Path(args.archive))
-        print(f"archived {len(kept)} results.json under {args.archive}")
+    def find():
+        # the folders that exist now: the runs below may make outputs/ (and the run folders' config keys)
+        outputs = [p for p in arguments.folders(args.outputs) if Path(p).exists()]
+        return collect(outputs, arms, seeds, arm_keys(arms, args.overrides))
+
+    found = find()
+    missing = {arm.key: [s for s in seeds if s not in found[arm.key].runs] for arm in arms}
+    if not args.no_run and any(missing.values()):
+        for arm in arms:
+            if missing[arm.key]:
+                run_seeds(arm.key, [*arm.overrides, *args.overrides], missing[arm.key], jobs=args.jobs)
+        found = find()
+    arguments.archive_found(args, found)
 
     evidence = Evidence(found)
     verdicts: dict[str, Verdict] = {}
