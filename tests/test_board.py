@@ -134,7 +134,7 @@ def test_the_command_runs_missing_seeds_and_writes_both_pages(tmp_path):
     args += ["--outputs", str(tmp_path / "outputs"), "--out-dir", str(docs), f"hydra.sweep.dir={tmp_path / 'outputs'}"]
     done = subprocess.run([sys.executable, "-m", "bench.board", *args], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("running: ") == 2  # one multirun per entry, both seeds
+    assert done.stdout.count("running: ") == 4  # one run per entry and seed
     page = (docs / "leaderboard.md").read_text()
     assert re.search(r"\| 1 \| accumulate[^|]* \| 2 \| 1\.\d+ ± ", page)
     assert re.search(r"\| 2 \| replace [^|]* \| 2 \| ", page)
@@ -204,3 +204,4 @@ def test_the_archived_results_rebuild_the_same_page_alone_or_beside_their_run_fo
     assert page(f"{outputs},{runs}", tmp_path / "c", "--archive", str(runs)) == published_page
     out = capsys.readouterr()
     assert "warning" not in out.err and "archived 0 results.json" in out.out  # nothing new to copy
+

@@ -1,9 +1,10 @@
 """Regenerate the published board: python -m bench.board [--run MODELS] [--jobs 2] [OVERRIDES]
 
 Every model in conf/model/ under every mitigation (bench.analysis.board), on one protocol (default mnist-v1), with
-the protocol's seeds. --run runs the missing seeds of the named models' entries first (`python -m bench -m ...`;
-finished runs are found by their config, never rerun); the others are read as they are, and an entry without all
-its seeds is listed as not run with its command. Writes docs/leaderboard.md and docs/leaderboard.html.
+the protocol's seeds. --run runs the missing seeds of the named models' entries first (`python -m bench ...
+seed=S`, --jobs runs at a time across entries; finished runs are found by their config, never rerun); the others
+are read as they are, and an entry without all its seeds is listed as not run with its command. Writes
+docs/leaderboard.md and docs/leaderboard.html.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments.add_run_folders(parser)
     parser.add_argument("--out-dir", default="docs", help="where leaderboard.md and .html go (default: docs)")
     parser.add_argument(
-        "--jobs", type=arguments.positive, default=1, help="parallel runs through hydra/launcher=joblib (1 or more)"
+        "--jobs", type=arguments.positive, default=1, help="runs at a time, across entries and seeds (1 or more)"
     )
     parser.add_argument("overrides", nargs="*", help="extra overrides for every run, e.g. trainer.num_threads=1")
     args = parser.parse_args(argv)
@@ -63,7 +64,7 @@ def _build(args) -> list[Path]:
     from bench import protocol as protocols
     from bench.analysis import board as published
     from bench.analysis.board_page import to_html, to_markdown
-    from bench.cli.multirun import run_seeds
+    from bench.cli.multirun import Missing, run_missing
     from bench.errors import BenchError
     from bench.io.atomic import write_text
     from bench.io.writable import check_writable_folder
@@ -77,11 +78,12 @@ def _build(args) -> list[Path]:
     seeds = published.protocol_seeds(args.protocol)
     board_entries = published.entries(args.protocol, models, mitigations)
     found = published.find(arguments.folders(args.outputs), board_entries, seeds, args.overrides)
-    for e in board_entries:
-        missing = [s for s in seeds if s not in found[e.key].runs]
-        if e.model not in to_run or not missing:
-            continue
-        run_seeds(e.key, [*e.arm.overrides, *args.overrides], missing, jobs=args.jobs)
+    todo = [
+        Missing(e.key, (*e.arm.overrides, *args.overrides), tuple(s for s in seeds if s not in found[e.key].runs))
+        for e in board_entries
+        if e.model in to_run
+    ]
+    run_missing([m for m in todo if m.seeds], jobs=args.jobs)
     if to_run:
         found = published.find(arguments.folders(args.outputs), board_entries, seeds, args.overrides)
     arguments.archive_found(args, found)

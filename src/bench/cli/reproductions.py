@@ -1,17 +1,16 @@
 """Regenerate docs/reproductions.md: python -m bench.reproductions [--page P] [--no-run] [--jobs 2] [OVERRIDES]
 
-Runs every arm's missing seeds (`python -m bench -m <arm> seed=...`; finished runs are found, not rerun), then
-reads the run folders under --outputs, applies the verdict rules and writes the page. --no-run only rebuilds
-the page from the folders there are. Extra OVERRIDES go to every run (and name other runs: they are part of the
-config a run is matched by), e.g. smaller sizes for a quick look. --diffusion makes docs/reproductions_diffusion.md
-instead: the same claims with the latent flow preset (`model=ldm`), whose runs take hours, not an hour.
---page mnist-v1 makes docs/reproductions_mnist_v1.md: the claims decided over the protocol mnist-v1's 10 generations
-(the accumulate claim), from the VAE's runs of the published board. --page recent makes docs/reproductions_recent.md:
-the newest papers' claims (memorisation of a model's own data, entropy selection, verifier quality, negative
-guidance, weighted replay, and the π²/6 bound of accumulation, decided by the Gaussian oracle). --claims K
---keep-others rebuilds K alone and keeps every other claim's section of the page as it is, word for word (when the
-other claims' run folders are on another machine).
-"""
+Runs every arm's missing seeds (`python -m bench <arm> seed=S`, --jobs at a time across arms; finished runs are
+found, not rerun), then reads the run folders under --outputs, applies the verdict rules and writes the page.
+--no-run only rebuilds the page from the folders there are. Extra OVERRIDES go to every run (and name other runs:
+they are part of the config a run is matched by), e.g. smaller sizes for a quick look. --diffusion makes
+docs/reproductions_diffusion.md instead: the same claims with the latent flow preset (`model=ldm`), whose runs take
+hours, not an hour. --page mnist-v1 makes docs/reproductions_mnist_v1.md: the claims decided over the protocol
+mnist-v1's 10 generations (the accumulate claim), from the VAE's runs of the published board. --page recent makes
+docs/reproductions_recent.md: the newest papers' claims (memorisation of a model's own data, entropy selection,
+verifier quality, negative guidance, weighted replay, and the π²/6 bound of accumulation, decided by the Gaussian
+oracle). --claims K --keep-others rebuilds K alone and keeps every other claim's section of the page as it is, word
+for word (when the other claims' run folders are on another machine)."""
 
 from __future__ import annotations
 
@@ -62,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         "for when their run folders are on another machine",
     )
     parser.add_argument(
-        "--jobs", type=arguments.positive, default=1, help="parallel runs through hydra/launcher=joblib (1 or more)"
+        "--jobs", type=arguments.positive, default=1, help="runs at a time, across entries and seeds (1 or more)"
     )
     parser.add_argument(
         "--law-seeds",
@@ -172,7 +171,7 @@ def _build(args) -> str:
     from bench.analysis.reproductions.judge import judge
     from bench.analysis.reproductions.page import render
     from bench.analysis.reproductions.verdicts import NOT_RUN, Verdict
-    from bench.cli.multirun import run_seeds
+    from bench.cli.multirun import Missing, run_missing
 
     seeds, claims = _parse(args)
     arms = [ARMS[k] for k in dict.fromkeys(k for c in claims for k in c.arms)]
@@ -185,9 +184,8 @@ def _build(args) -> str:
     found = find()
     missing = {arm.key: [s for s in seeds if s not in found[arm.key].runs] for arm in arms}
     if not args.no_run and any(missing.values()):
-        for arm in arms:
-            if missing[arm.key]:
-                run_seeds(arm.key, [*arm.overrides, *args.overrides], missing[arm.key], jobs=args.jobs)
+        todo = [Missing(arm.key, (*arm.overrides, *args.overrides), tuple(missing[arm.key])) for arm in arms]
+        run_missing([m for m in todo if m.seeds], jobs=args.jobs)
         found = find()
     arguments.archive_found(args, found)
 
