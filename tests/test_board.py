@@ -204,4 +204,3 @@ def test_the_archived_results_rebuild_the_same_page_alone_or_beside_their_run_fo
     assert page(f"{outputs},{runs}", tmp_path / "c", "--archive", str(runs)) == published_page
     out = capsys.readouterr()
     assert "warning" not in out.err and "archived 0 results.json" in out.out  # nothing new to copy
-
