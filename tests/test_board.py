@@ -204,3 +204,11 @@ def test_the_archived_results_rebuild_the_same_page_alone_or_beside_their_run_fo
     assert page(f"{outputs},{runs}", tmp_path / "c", "--archive", str(runs)) == published_page
     out = capsys.readouterr()
     assert "warning" not in out.err and "archived 0 results.json" in out.out  # nothing new to copy
+
+
+def test_the_page_names_the_cpu_kernels_where_the_runs_recorded_them():
+    from bench.analysis.board_page import _machine
+
+    env = {"device": "AMD EPYC", "accelerator": "cpu", "torch_threads": 1}
+    assert _machine(env) == "AMD EPYC (cpu, 1 torch thread(s))"  # a run from before 2026-12-07
+    assert _machine({**env, "cpu_capability": "AVX2"}) == "AMD EPYC (cpu, AVX2, 1 torch thread(s))"

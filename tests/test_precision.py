@@ -55,6 +55,12 @@ def test_native_bf16_is_a_bool_and_recorded_in_the_environment():
     assert environment("cpu")["bf16_native"] == precision.native_bf16("cpu")
 
 
+def test_the_cpu_kernels_torch_picked_are_recorded():
+    """Two CPUs of one name (AMD EPYC) gave the same VAE run different FIDs: the kernels tell them apart."""
+    assert environment("cpu")["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert environment("cpu")["cpu_capability"] in ("DEFAULT", "VSX", "Z VECTOR", "NO AVX", "AVX2", "AVX512", "SVE256")
+
+
 def test_trainer_accepts_auto_and_names_it_when_refusing():
     check_trainer(OmegaConf.create({"max_steps": 10, "batch_size": 8, "precision": "auto"}))
     with pytest.raises(BenchError, match=r"trainer.precision='bf17' is not known; allowed: .*auto"):

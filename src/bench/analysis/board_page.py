@@ -58,15 +58,18 @@ def run_minutes(runs: Sequence[Run]) -> float | None:
     return sum(totals) / len(totals) if totals else None
 
 
+def _machine(e: dict) -> str:
+    """'AMD EPYC (cpu, AVX2, 1 torch thread(s))': the CPU kernels only where the run recorded them (2026-12-07 on)."""
+    kernels = f"{e['cpu_capability']}, " if e.get("cpu_capability") else ""
+    return (
+        f"{e.get('device', '?')} ({e.get('accelerator', '?')}, {kernels}{e.get('torch_threads', '?')} torch thread(s))"
+    )
+
+
 def provenance(board: Board) -> dict[str, str]:
     """Machine, dates, commits and torch of the board's runs, from their results.json environment."""
     envs = [r.results.get("environment") or {} for r in board.runs]
-    devices = sorted(
-        {
-            f"{e.get('device', '?')} ({e.get('accelerator', '?')}, {e.get('torch_threads', '?')} torch thread(s))"
-            for e in envs
-        }
-    )
+    devices = sorted({_machine(e) for e in envs})
     dates = sorted(str(e["date"])[:10] for e in envs if e.get("date"))
     commits = sorted({str(e["git_commit"])[:7] for e in envs if e.get("git_commit")})
     torch = sorted({str((e.get("packages") or {}).get("torch", "?")) for e in envs})

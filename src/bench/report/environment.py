@@ -71,6 +71,9 @@ def environment(accelerator: str = "cpu") -> dict:
         "accelerator": accelerator,
         "device": device_name(accelerator),
         "torch_threads": torch.get_num_threads(),
+        # the CPU kernels torch picked (AVX2, AVX512, ...): two CPUs of one name can differ here, and a VAE trained
+        # in fp32 on an AVX2 EPYC and on another EPYC ended generation 0 at different FIDs (same code and seeds)
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         # what `precision: auto` (trainer and sampling) resolved to here: bf16 when true, fp32 when false
         "bf16_native": native_bf16(device_type(accelerator)),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
