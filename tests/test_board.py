@@ -212,3 +212,16 @@ def test_the_page_names_the_cpu_kernels_where_the_runs_recorded_them():
     env = {"device": "AMD EPYC", "accelerator": "cpu", "torch_threads": 1}
     assert _machine(env) == "AMD EPYC (cpu, 1 torch thread(s))"  # a run from before 2026-12-07
     assert _machine({**env, "cpu_capability": "AVX2"}) == "AMD EPYC (cpu, AVX2, 1 torch thread(s))"
+
+
+def test_the_published_page_is_what_its_archived_runs_say(tmp_path, capsys):
+    """docs/runs ships the results.json of every run docs/leaderboard.md ranks: rebuilt from them alone, the page
+    is the same, rows, numbers and Not run commands (only the Made by line, naming --outputs and the date, differs)."""
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    assert main(["--outputs", str(docs / "runs"), "--out-dir", str(tmp_path)]) == 0
+    capsys.readouterr()
+
+    def body(text: str) -> list[str]:
+        return [line for line in text.splitlines() if not line.startswith("Made by")]
+
+    assert body((tmp_path / "leaderboard.md").read_text()) == body((docs / "leaderboard.md").read_text())
