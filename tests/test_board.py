@@ -225,3 +225,20 @@ def test_the_published_page_is_what_its_archived_runs_say(tmp_path, capsys):
         return [line for line in text.splitlines() if not line.startswith("Made by")]
 
     assert body((tmp_path / "leaderboard.md").read_text()) == body((docs / "leaderboard.md").read_text())
+
+
+def test_by_default_the_page_reads_outputs_and_the_archive_and_names_a_run_that_differs(tmp_path, monkeypatch, capsys):
+    """A fresh checkout has no outputs/, only docs/runs: the plain command rebuilds the page from the archive. The
+    same config and seed with other numbers in the two (another machine's run) is a warning naming both files."""
+    replace = _entry("vae", "replace")
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "docs" / "runs", replace, {0: [40.0, 80.0, 120.0], 1: [41.0, 80.0, 121.0]})
+    args = ["--protocol", SMOKE, "--models", "vae", "--mitigations", "replace", "--out-dir", "page"]
+    assert main(args) == 0
+    assert re.search(r"\| 1 \| replace [^|]* \| 2 \| ", (tmp_path / "page" / "leaderboard.md").read_text())
+    capsys.readouterr()
+    _write(tmp_path / "outputs", replace, {0: [40.0, 90.0, 130.0]})
+    assert main(args) == 0  # outputs/ comes first: its run is read, the archived one left out with a warning
+    err = capsys.readouterr().err
+    assert err.startswith("warning: docs/runs/") and "repeat outputs/" in err and "with other numbers" in err
+    assert "read one of the two folders" in err

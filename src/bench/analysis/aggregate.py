@@ -400,7 +400,10 @@ def load_runs(
             if first != path and _same_bytes(first, path):
                 continue  # an archived copy beside its run folder (docs/runs next to outputs/): one run, read once
             if first != path:
-                raise InvalidResults(f"{path}: config and seed {run.seed} repeat {first} (the same run twice)")
+                raise InvalidResults(
+                    f"{path}: config and seed {run.seed} repeat {first} with other numbers (the same run twice, "
+                    "e.g. made on two machines: read one of the two folders)"
+                )
         except InvalidResults as e:
             if not skip_invalid:
                 raise

@@ -115,12 +115,17 @@ def folders(text: str) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
+# where a published page's runs are: this machine's run folders, and the results.json archived in the repository
+# (docs/runs: run folders die with the machine that made them); a folder that does not exist is skipped
+RUN_FOLDERS = "outputs,docs/runs"
+
+
 def add_run_folders(parser: argparse.ArgumentParser) -> None:
     """--outputs and --archive, as every command that builds a published page from run folders takes them."""
     parser.add_argument(
         "--outputs",
-        default="outputs",
-        help="where the run folders are, one or several: outputs,docs/runs (default: outputs)",
+        default=RUN_FOLDERS,
+        help=f"where the run folders are, one or several, comma-separated (default: {RUN_FOLDERS})",
     )
     parser.add_argument(
         "--archive",

@@ -106,7 +106,7 @@ def _command(args) -> list[str]:
         ("--protocol", args.protocol, PROTOCOL),
         ("--models", args.models, None),
         ("--mitigations", args.mitigations, None),
-        ("--outputs", args.outputs, "outputs"),
+        ("--outputs", args.outputs, arguments.RUN_FOLDERS),
         ("--out-dir", args.out_dir, "docs"),
     ):
         if value != default:

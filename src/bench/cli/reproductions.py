@@ -229,7 +229,7 @@ def _command(args) -> list[str]:
     for flag, value, default in (
         ("--claims", args.claims, args.default_claims),
         ("--seeds", args.seeds, "0,1,2"),
-        ("--outputs", args.outputs, "outputs"),
+        ("--outputs", args.outputs, arguments.RUN_FOLDERS),
         ("--out", args.out, args.default_out),
     ):
         if value != default:
