@@ -79,12 +79,12 @@ def _build(args) -> list[Path]:
     board_entries = published.entries(args.protocol, models, mitigations)
     found = published.find(arguments.folders(args.outputs), board_entries, seeds, args.overrides)
     todo = [
-        Missing(e.key, (*e.arm.overrides, *args.overrides), tuple(s for s in seeds if s not in found[e.key].runs))
+        Missing(e.key, (*e.arm.overrides, *args.overrides), missing)
         for e in board_entries
-        if e.model in to_run
+        if e.model in to_run and (missing := tuple(s for s in seeds if s not in found[e.key].runs))
     ]
-    run_missing([m for m in todo if m.seeds], jobs=args.jobs)
-    if to_run:
+    if todo:  # read the run folders again only when runs were added to them
+        run_missing(todo, jobs=args.jobs)
         found = published.find(arguments.folders(args.outputs), board_entries, seeds, args.overrides)
     arguments.archive_found(args, found)
     board = published.build(found, board_entries, seeds, args.protocol)

@@ -184,8 +184,8 @@ def _build(args) -> str:
     found = find()
     missing = {arm.key: [s for s in seeds if s not in found[arm.key].runs] for arm in arms}
     if not args.no_run and any(missing.values()):
-        todo = [Missing(arm.key, (*arm.overrides, *args.overrides), tuple(missing[arm.key])) for arm in arms]
-        run_missing([m for m in todo if m.seeds], jobs=args.jobs)
+        todo = [Missing(a.key, (*a.overrides, *args.overrides), tuple(missing[a.key])) for a in arms if missing[a.key]]
+        run_missing(todo, jobs=args.jobs)
         found = find()
     arguments.archive_found(args, found)
 
